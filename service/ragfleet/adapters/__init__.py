@@ -1,0 +1,1 @@
+"""Adapters to the outside world: vector store, embedding model, LLM server."""

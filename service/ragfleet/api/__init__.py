@@ -1,0 +1,1 @@
+"""HTTP layer: schemas, controllers, middleware and error mapping."""

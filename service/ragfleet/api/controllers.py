@@ -1,0 +1,139 @@
+"""Route handlers: thin, they translate HTTP to service calls and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from ragfleet.api.guards import require_json
+from ragfleet.api.request_context import request_id_of
+from ragfleet.api.schemas import (
+    CheckResult,
+    Citation,
+    DeleteResponse,
+    IngestRequest,
+    IngestResponse,
+    QueryRequest,
+    QueryResponse,
+    ReadinessResponse,
+    StageTimingsBody,
+)
+from ragfleet.system.container import Services
+
+
+class QueryController(Controller):
+    """Questions over the corpus."""
+
+    path = "/query"
+    tags = ["query"]
+
+    @post(
+        "/",
+        guards=[require_json],
+        status_code=HTTP_200_OK,
+        summary="Answer a question from the corpus",
+        raises=[],
+    )
+    async def query(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[QueryRequest],
+        services: NamedDependency[Services],
+    ) -> QueryResponse:
+        """Retrieve passages, generate an answer that cites them, and time each stage."""
+        started = datetime.now(UTC)
+        answer = await services.queries.answer(data.query, data.context_filter, data.max_results)
+        finished = datetime.now(UTC)
+        sources = list(dict.fromkeys(hit.source for hit in answer.passages))
+        log_extra: dict[str, object] = {
+            "query_chars": len(data.query),
+            "passages": len(answer.passages),
+            "embed_s": round(answer.timings.embed, 6),
+            "search_s": round(answer.timings.search, 6),
+            "generate_s": round(answer.timings.generate, 6),
+        }
+        if services.settings.log_query_text:
+            log_extra["query"] = data.query
+        request.scope["state"]["log_extra"] = log_extra
+        return QueryResponse(
+            answer=answer.text,
+            sources=sources,
+            processing_time=round((finished - started).total_seconds(), 6),
+            timestamp=finished.isoformat(),
+            citations=[
+                Citation(
+                    number=i,
+                    doc_id=hit.doc_id,
+                    chunk=hit.chunk_index,
+                    source=hit.source,
+                    score=round(hit.score, 6),
+                )
+                for i, hit in enumerate(answer.passages, start=1)
+            ],
+            timings=StageTimingsBody(
+                embed=round(answer.timings.embed, 6),
+                search=round(answer.timings.search, 6),
+                generate=round(answer.timings.generate, 6),
+            ),
+            model=answer.model,
+            request_id=request_id_of(request.scope),
+        )
+
+
+class DocumentController(Controller):
+    """Adding and removing documents."""
+
+    path = "/documents"
+    tags = ["documents"]
+
+    @post("/", guards=[require_json], status_code=HTTP_200_OK, summary="Ingest documents")
+    async def ingest(
+        self, data: JSONBody[IngestRequest], services: NamedDependency[Services]
+    ) -> IngestResponse:
+        """Chunk, embed and store each document; an unchanged document is skipped."""
+        report = await services.ingestion.ingest(data.documents)
+        return IngestResponse(
+            ingested=report.ingested,
+            unchanged=report.unchanged,
+            chunks=report.chunks,
+            corpus_version=report.corpus_version,
+        )
+
+    @delete("/{doc_id:path}", status_code=HTTP_200_OK, summary="Delete a document")
+    async def remove(
+        self, doc_id: FromPath[str], services: NamedDependency[Services]
+    ) -> DeleteResponse:
+        """Remove every chunk of the document; later answers no longer use it."""
+        document = doc_id.lstrip("/")
+        version = await services.ingestion.delete(document)
+        if version is None:
+            raise NotFoundException(f"no document with id {document!r}")
+        return DeleteResponse(deleted=document, corpus_version=version)
+
+
+class HealthController(Controller):
+    """Probes for load balancers and orchestrators; open without authentication."""
+
+    tags = ["health"]
+
+    @get("/healthz", summary="Liveness: the process answers")
+    async def healthz(self) -> dict[str, str]:
+        """Always 200 while the event loop runs; checks no dependency."""
+        return {"status": "ok"}
+
+    @get("/readyz", summary="Readiness: every dependency answers")
+    async def readyz(self, services: NamedDependency[Services]) -> Response[ReadinessResponse]:
+        """200 when every dependency answers, 503 naming those that do not."""
+        checks = await services.readiness.check()
+        ready = all(check.status == "ok" for check in checks.values())
+        body = ReadinessResponse(
+            status="ready" if ready else "not_ready",
+            checks={name: CheckResult(c.status, c.detail) for name, c in checks.items()},
+        )
+        return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,121 @@
+"""Map exceptions to responses a person can act on; never leak exception text or stack traces.
+
+Client mistakes (validation, filters, documents) become 4xx with a message saying what to change.
+A dependency that is down becomes 503 with ``Retry-After``; an LLM that is too slow becomes 504.
+Anything else is logged with its traceback and the request id, and the client gets a generic 500
+that carries the same id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+    HTTP_504_GATEWAY_TIMEOUT,
+)
+from loguru import logger
+
+from ragfleet.adapters.llm import LLMTimeoutError, LLMUnavailableError
+from ragfleet.adapters.vector_store import VectorStoreUnavailableError
+from ragfleet.api.request_context import request_id_of
+from ragfleet.api.schemas import ErrorBody
+from ragfleet.ingestion.service import DocumentError
+from ragfleet.query.filters import FilterError
+
+RETRY_AFTER_SECONDS = "5"
+
+
+def _respond(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    extra: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorBody]:
+    body = ErrorBody(
+        status_code=status, detail=detail, request_id=request_id_of(request.scope), extra=extra
+    )
+    return Response(body, status_code=status, headers=headers)
+
+
+def _validation_detail(exc: ValidationException) -> tuple[str, list[dict[str, Any]] | None]:
+    """Flatten msgspec's messages into one sentence a person can act on."""
+    extra = exc.extra if isinstance(exc.extra, list) else None
+    if not extra:
+        return str(exc.detail), None
+    parts = []
+    for item in extra:
+        key = item.get("key")
+        message = str(item.get("message", "invalid value"))
+        # msgspec reports errors raised by a struct's own checks against the whole body ("data").
+        located = key and key != "data" and not message.startswith(str(key))
+        parts.append(f"{key}: {message}" if located else message)
+    return "; ".join(parts), extra
+
+
+def handle_validation(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[ErrorBody]:
+    detail, extra = _validation_detail(exc)
+    return _respond(request, HTTP_400_BAD_REQUEST, detail, extra=extra)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    if isinstance(exc.__cause__, SerializationException):
+        detail = f"request body is not valid JSON: {exc.detail}"
+        return _respond(request, HTTP_400_BAD_REQUEST, detail)
+    if exc.status_code >= 500:
+        logger.opt(exception=exc).error("HTTP {} on {}", exc.status_code, request.url.path)
+        return _respond(request, exc.status_code, "internal error", headers=exc.headers)
+    return _respond(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def handle_client_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    return _respond(request, HTTP_400_BAD_REQUEST, str(exc))
+
+
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    dependency = "vector store" if isinstance(exc, VectorStoreUnavailableError) else "LLM server"
+    logger.opt(exception=exc).warning("{} unavailable", dependency)
+    return _respond(
+        request,
+        HTTP_503_SERVICE_UNAVAILABLE,
+        f"the {dependency} is unavailable; retry later",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def handle_timeout(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    logger.opt(exception=exc).warning("LLM server timed out")
+    return _respond(
+        request,
+        HTTP_504_GATEWAY_TIMEOUT,
+        "the LLM server did not answer in time; retry, or ask a shorter question",
+    )
+
+
+def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    logger.opt(exception=exc).error("unhandled error on {}", request.url.path)
+    return _respond(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal error; quote the request id to the operators",
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    FilterError: handle_client_error,
+    DocumentError: handle_client_error,
+    VectorStoreUnavailableError: handle_unavailable,
+    LLMUnavailableError: handle_unavailable,
+    LLMTimeoutError: handle_timeout,
+    Exception: handle_internal,
+}

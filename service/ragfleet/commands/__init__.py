@@ -1,0 +1,1 @@
+"""Sub-commands of the ragfleet CLI, one module each."""

@@ -1,0 +1,69 @@
+"""``ragfleet serve``: the HTTP service under uvicorn, with its local sidecars when needed.
+
+On embedded defaults the llama.cpp generator is started once here and shared by every worker, and
+with several workers over a Milvus Lite database a Milvus Lite server is started for them
+(the database can be opened by one process only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from contextlib import ExitStack
+from typing import Any
+
+from loguru import logger
+
+from ragfleet.settings import Settings, SettingsError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the HTTP service", description=__doc__
+    )
+    parser.add_argument("--host", help="bind address (RAGFLEET_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (RAGFLEET_PORT, default 8000)")
+    parser.add_argument("--workers", type=int, help="uvicorn worker processes (RAGFLEET_WORKERS)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
+    from ragfleet.adapters.milvus_lite_server import MilvusLiteServer
+    from ragfleet.logging_setup import configure_logging
+
+    overrides = {k: v for k, v in vars(args).items() if k in {"host", "port", "workers"} and v}
+    try:
+        settings = Settings.from_env(**overrides)
+    except SettingsError as exc:
+        logger.error(str(exc))
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
+
+    with ExitStack() as sidecars:
+        if not settings.llm_base_url:
+            llm = EmbeddedLLMServer.from_settings(settings)
+            llm.start()
+            sidecars.callback(llm.stop)
+            os.environ["RAGFLEET_LLM_BASE_URL"] = llm.base_url
+        if settings.workers > 1 and settings.uses_milvus_lite:
+            milvus = MilvusLiteServer(settings.milvus_lite_path)
+            milvus.start()
+            sidecars.callback(milvus.stop)
+            os.environ["RAGFLEET_MILVUS_URI"] = milvus.uri
+        for key, value in overrides.items():
+            os.environ[f"RAGFLEET_{key.upper()}"] = str(value)
+        uvicorn.run(
+            "ragfleet.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=30,
+        )
+    return 0

@@ -1,0 +1,1 @@
+"""Turning files and texts into stored, searchable chunks."""

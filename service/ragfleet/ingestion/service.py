@@ -1,0 +1,153 @@
+"""Ingestion: chunk, embed and store documents; bump the corpus version on every change.
+
+Re-ingesting a document id replaces its chunks. A document whose content, source, metadata and
+chunking settings are unchanged is skipped, so running ``ragfleet ingest`` twice is cheap and
+leaves the corpus version (and so the answer cache) alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio.to_thread
+
+from ragfleet.adapters.embedder import Embedder
+from ragfleet.adapters.vector_store import ChunkRecord, VectorStore
+from ragfleet.ingestion.chunking import chunk_text
+
+
+class DocumentInput(Protocol):
+    """What ingestion needs of a document, from the API or from a file."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+
+
+class DocumentError(ValueError):
+    """A document the service will not store; the message names the document and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """What one ingestion call changed."""
+
+    ingested: int
+    unchanged: int
+    chunks: int
+    corpus_version: int
+
+
+_TYPED_METADATA: dict[str, tuple[type, int]] = {"category": (str, 128), "lang": (str, 16)}
+
+
+def typed_attributes(doc_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Pull the filterable attributes out of ``metadata``, checking their types."""
+    attributes: dict[str, Any] = {"category": "", "lang": "", "year": 0}
+    for key, (kind, limit) in _TYPED_METADATA.items():
+        value = metadata.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or len(str(value)) > limit:
+            raise DocumentError(
+                f"document {doc_id!r}: metadata.{key} must be a string of at most {limit} chars"
+            )
+        attributes[key] = value
+    year = metadata.get("year")
+    if year is not None:
+        if isinstance(year, bool) or not isinstance(year, int) or not 0 < year < 10000:
+            raise DocumentError(f"document {doc_id!r}: metadata.year must be an integer year")
+        attributes["year"] = year
+    return attributes
+
+
+class IngestionService:
+    """Stores documents as embedded chunks in the vector store."""
+
+    def __init__(
+        self, store: VectorStore, embedder: Embedder, *, chunk_size: int, chunk_overlap: int
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._chunk_size = chunk_size
+        self._chunk_overlap = chunk_overlap
+
+    def fingerprint(self, document: DocumentInput) -> str:
+        """A hash of everything that decides the stored chunks of a document."""
+        payload = json.dumps(
+            {
+                "text": document.text,
+                "source": document.source or document.id,
+                "metadata": dict(document.metadata),
+                "chunking": [self._chunk_size, self._chunk_overlap],
+                "embedding": self._embedder.model_id,
+            },
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    async def ingest(self, documents: Sequence[DocumentInput]) -> IngestReport:
+        """Store each document unless its fingerprint is already stored."""
+        seen: set[str] = set()
+        for document in documents:
+            if document.id in seen:
+                raise DocumentError(f"document id {document.id!r} appears twice in one request")
+            seen.add(document.id)
+            typed_attributes(document.id, document.metadata)
+        ingested = unchanged = chunk_count = 0
+        for document in documents:
+            stored = await self._store_document(document)
+            if stored is None:
+                unchanged += 1
+            else:
+                ingested += 1
+                chunk_count += stored
+        version = (
+            await self._store.bump_corpus_version()
+            if ingested
+            else await self._store.corpus_version()
+        )
+        return IngestReport(ingested, unchanged, chunk_count, version)
+
+    async def _store_document(self, document: DocumentInput) -> int | None:
+        fingerprint = self.fingerprint(document)
+        if await self._store.content_hash(document.id) == fingerprint:
+            return None
+        chunks = chunk_text(document.text, self._chunk_size, self._chunk_overlap)
+        if not chunks:
+            raise DocumentError(f"document {document.id!r} has no text to index")
+        vectors = await anyio.to_thread.run_sync(
+            self._embedder.embed, [chunk.text for chunk in chunks]
+        )
+        attributes = typed_attributes(document.id, document.metadata)
+        records = [
+            ChunkRecord(
+                doc_id=document.id,
+                chunk_index=chunk.index,
+                text=chunk.text,
+                source=document.source or document.id,
+                content_hash=fingerprint,
+                embedding=vector.tolist(),
+                metadata=dict(document.metadata),
+                **attributes,
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        await self._store.replace_document(document.id, records)
+        return len(records)
+
+    async def delete(self, doc_id: str) -> int | None:
+        """Remove a document; returns the new corpus version, or None if it was not stored."""
+        if not await self._store.delete_document(doc_id):
+            return None
+        return await self._store.bump_corpus_version()

@@ -1,0 +1,1 @@
+"""The question-answering path: filters, retrieval, prompt, generation."""

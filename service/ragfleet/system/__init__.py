@@ -1,0 +1,1 @@
+"""Wiring: the objects one running service holds, and how they start and stop."""

@@ -1,0 +1,112 @@
+"""The real entry points: `ragfleet ingest`, then `ragfleet serve` with two workers over Milvus Lite
+(which needs the Milvus Lite server sidecar), queried over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ragfleet.adapters.embedded_llm import EmbeddedLLMServer, free_loopback_port
+from tests.integration.conftest import REPO, TEST_MAX_TOKENS
+
+RAGFLEET = str(Path(sys.executable).with_name("ragfleet"))
+
+
+@pytest.fixture
+def env(tmp_path: Path, llm_server: EmbeddedLLMServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RAGFLEET_DATA_DIR": str(tmp_path / "data"),
+        "RAGFLEET_LLM_BASE_URL": llm_server.base_url,
+        "RAGFLEET_LLM_MAX_TOKENS": str(TEST_MAX_TOKENS),
+    }
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`ragfleet serve --workers 2` in its own process group, killed whole at the end."""
+    port = free_loopback_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603
+            [RAGFLEET, "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"service not ready in 90 s:\n{log.read_text()}")
+        yield base, log
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_ingest_reports_files_and_is_idempotent(env: dict[str, str]) -> None:
+    command = [RAGFLEET, "ingest", "docs/api.md", "--quiet"]
+    first = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)  # noqa: S603
+    second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)  # noqa: S603
+    assert "1 ingested" in first.stderr
+    assert "0 ingested (0 chunks), 1 unchanged" in second.stderr
+
+
+def test_ingest_names_a_missing_path(env: dict[str, str]) -> None:
+    result = subprocess.run(  # noqa: S603
+        [RAGFLEET, "ingest", "no/such/dir"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "no/such/dir: no such file or directory" in result.stderr
+
+
+def test_two_workers_share_one_milvus_lite_database(
+    env: dict[str, str], served: tuple[str, Path]
+) -> None:
+    base, log = served
+    # Ingested before the start? No: the service holds the database; ingest over HTTP instead.
+    document = {
+        "id": "ops/raid.md",
+        "text": "The medium profile stripes two NVMe drives as RAID 0.",
+    }
+    assert httpx.post(f"{base}/documents", json={"documents": [document]}).status_code == 200
+    # Several requests so both workers answer at least one (each opens the sidecar, not the file).
+    answers = [
+        httpx.post(f"{base}/query", json={"query": "How are NVMe drives combined?"}, timeout=60)
+        for _ in range(4)
+    ]
+    assert all(a.status_code == 200 for a in answers)
+    assert all(a.json()["sources"] == ["ops/raid.md"] for a in answers)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    request_lines = [
+        line for line in lines if line["message"] == "request" and line["path"] == "/query"
+    ]
+    assert len(request_lines) == 4
+    assert {"request_id", "route", "status", "duration_s", "timestamp", "level"} <= request_lines[
+        0
+    ].keys()
+    assert all("query" not in line for line in request_lines)  # question text stays out of logs
+    assert "Milvus Lite server" in log.read_text()

@@ -1,0 +1,69 @@
+"""Settings: environment parsing, validation messages, and the documented table."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from ragfleet.settings import Settings, SettingsError
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_defaults_are_the_embedded_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.host == "127.0.0.1"
+    assert settings.uses_milvus_lite
+    assert settings.llm_base_url == ""
+
+
+def test_environment_values_are_converted_to_field_types() -> None:
+    settings = Settings.from_env(
+        {"RAGFLEET_PORT": "9001", "RAGFLEET_LOG_JSON": "false", "RAGFLEET_LLM_TIMEOUT_S": "2.5"}
+    )
+    assert settings.port == 9001
+    assert settings.log_json is False
+    assert settings.llm_timeout_s == 2.5
+
+
+def test_a_non_numeric_port_names_the_variable_and_the_expected_type() -> None:
+    with pytest.raises(
+        SettingsError, match=r"RAGFLEET_PORT='eighty' is not valid: expected an integer"
+    ):
+        Settings.from_env({"RAGFLEET_PORT": "eighty"})
+
+
+def test_overlap_must_be_less_than_half_the_chunk_size() -> None:
+    with pytest.raises(SettingsError, match="RAGFLEET_CHUNK_OVERLAP"):
+        Settings.from_env({"RAGFLEET_CHUNK_SIZE": "200", "RAGFLEET_CHUNK_OVERLAP": "150"})
+
+
+def test_llm_base_url_must_be_http() -> None:
+    with pytest.raises(SettingsError, match="RAGFLEET_LLM_BASE_URL"):
+        Settings.from_env({"RAGFLEET_LLM_BASE_URL": "trtllm:8001"})
+
+
+def test_milvus_uri_switches_off_milvus_lite() -> None:
+    assert not Settings.from_env({"RAGFLEET_MILVUS_URI": "http://10.0.0.5:19530"}).uses_milvus_lite
+
+
+def test_every_setting_is_documented_in_the_configuration_table_and_nothing_else() -> None:
+    documented = set(re.findall(r"^\| `(RAGFLEET_[A-Z0-9_]+)` \|", DOC.read_text(), re.MULTILINE))
+    fields = {f"RAGFLEET_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+    assert documented == fields
+
+
+def test_documented_defaults_match_the_code() -> None:
+    rows = re.findall(r"^\| `(RAGFLEET_[A-Z0-9_]+)` \| (.+?) \|", DOC.read_text(), re.MULTILINE)
+    defaults = Settings()
+    for name, cell in rows:
+        value = getattr(defaults, name.removeprefix("RAGFLEET_").lower())
+        expected = (
+            "*(empty)*"
+            if value == ""
+            else f"`{str(value).lower() if isinstance(value, bool) else value}`"
+        )
+        assert cell == expected, name
