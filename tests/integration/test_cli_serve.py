@@ -37,7 +37,7 @@ def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_loopback_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [RAGFLEET, "serve", "--port", str(port), "--workers", "2"],
             env=env,
             stdout=out,
@@ -69,14 +69,14 @@ def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_ingest_reports_files_and_is_idempotent(env: dict[str, str]) -> None:
     command = [RAGFLEET, "ingest", "docs/api.md", "--quiet"]
-    first = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)  # noqa: S603
-    second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)  # noqa: S603
+    first = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    second = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert "1 ingested" in first.stderr
     assert "0 ingested (0 chunks), 1 unchanged" in second.stderr
 
 
 def test_ingest_names_a_missing_path(env: dict[str, str]) -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [RAGFLEET, "ingest", "no/such/dir"], env=env, cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 1
