@@ -14,7 +14,7 @@ CORPUS ?= README.md docs
 
 export RAGFLEET_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help run test venv system-deps lint typecheck pytest clean
+.PHONY: help run test venv system-deps lint typecheck pytest bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -47,6 +47,10 @@ pytest: venv
 	$(BIN)/pytest
 
 test: system-deps venv lint typecheck pytest  ## set up and run the whole test suite
+
+bench: venv  ## print cache-hit req/s of /query next to a bare Litestar endpoint (needs wrk)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/cache_hit_ratio.py
 
 clean:  ## remove the virtualenv and local state
 	rm -rf $(VENV) $(DATA_DIR) .mypy_cache .ruff_cache .pytest_cache

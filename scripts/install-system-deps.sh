@@ -3,8 +3,11 @@
 # missing, so a second `make test` costs nothing; as a normal user it prints what to install.
 set -euo pipefail
 
-# Debian packages the tests use, one per line with why.
-packages=()
+# Debian packages the tests use.
+packages=(
+  redis-server  # the answer cache and rate-limit tests run a real Redis
+  prometheus    # promtool checks a real /metrics scrape
+)
 
 # `python3 -m venv` needs ensurepip; Debian's own python3 splits it into python3-venv.
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then

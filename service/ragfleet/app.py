@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.base import Store
 from loguru import logger
 
 import ragfleet
 from ragfleet.api.controllers import DocumentController, HealthController, QueryController
 from ragfleet.api.errors import EXCEPTION_HANDLERS
+from ragfleet.api.openai_compat import OpenAIController
 from ragfleet.api.request_context import RequestContextMiddleware
+from ragfleet.api.streaming import QueryStreamController
 from ragfleet.logging_setup import configure_logging
-from ragfleet.settings import Settings
+from ragfleet.security.api_keys import KeyRing, parse_api_keys
+from ragfleet.security.auth import ApiKeyAuthenticationMiddleware
+from ragfleet.security.network import parse_networks, peer_allowed
+from ragfleet.security.rate_limit import STORE_NAME, build_rate_limit
+from ragfleet.settings import Settings, split_list
 from ragfleet.system.container import Services, build_services
 
 
@@ -27,23 +38,76 @@ def provide_services(state: State) -> Services:
     return services
 
 
+def _metrics_controller(settings: Settings) -> type[PrometheusController]:
+    """``/metrics`` (Litestar's Prometheus controller, multiprocess-aware) behind an allow-list."""
+    networks = parse_networks(
+        split_list(settings.metrics_allow_from), "RAGFLEET_METRICS_ALLOW_FROM"
+    )
+
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        guards = [peer_allowed(networks)]
+        include_in_schema = False
+
+    return MetricsController
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings default to the ``RAGFLEET_*`` environment."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_json)
+    keyring = KeyRing(parse_api_keys(settings.api_keys))
+    prometheus = PrometheusConfig(
+        app_name="ragfleet", prefix="ragfleet_http", group_path=True, exclude=["^/metrics"]
+    )
+    middleware: list[Any] = [RequestContextMiddleware, prometheus.middleware]
+    if keyring.enabled:
+        middleware.append(DefineMiddleware(ApiKeyAuthenticationMiddleware, keyring=keyring))
+    stores: dict[str, Store] = {}
+    rate_limit = build_rate_limit(settings)
+    if rate_limit is not None:
+        config, stores[STORE_NAME] = rate_limit
+        middleware.append(config.middleware)
+    origins = split_list(settings.cors_allow_origins)
+    cors = (
+        CORSConfig(
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_credentials=False,  # bearer keys, no cookies
+        )
+        if origins
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if not keyring.enabled:
+            logger.warning(
+                "authentication is OFF: no RAGFLEET_API_KEYS configured; bind to loopback only"
+                " (RAGFLEET_HOST={})",
+                settings.host,
+            )
         async with build_services(settings) as services:
             app.state.services = services
             logger.info("ragfleet {} ready", ragfleet.__version__)
             yield
 
     return Litestar(
-        route_handlers=[QueryController, DocumentController, HealthController],
+        route_handlers=[
+            QueryController,
+            QueryStreamController,
+            DocumentController,
+            HealthController,
+            OpenAIController,
+            _metrics_controller(settings),
+        ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         lifespan=[lifespan],
-        middleware=[RequestContextMiddleware],
+        middleware=middleware,
+        stores=stores,
+        cors_config=cors,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ragfleet.commands.serve",
     "ragfleet.commands.ingest",
     "ragfleet.commands.query",
+    "ragfleet.commands.keys",
 )
 
 

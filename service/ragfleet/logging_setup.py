@@ -6,7 +6,6 @@ so a log shipper can index them without parsing the message.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import traceback
@@ -14,7 +13,10 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any, TextIO
 
+import msgspec
 from loguru import logger
+
+_encode = msgspec.json.Encoder(enc_hook=str).encode
 
 _configured_for: tuple[str, bool] | None = None
 
@@ -33,9 +35,8 @@ def _json_sink(stream: Callable[[], TextIO]) -> Any:
         entry.update(record["extra"])
         if record["exception"] is not None:
             entry["exception"] = "".join(traceback.format_exception(*record["exception"])).rstrip()
-        out = stream()
-        out.write(json.dumps(entry, default=str) + "\n")
-        out.flush()
+        # stderr is line-buffered: one write per record, no explicit flush on the hot path.
+        stream().write(_encode(entry).decode() + "\n")
 
     return sink
 

@@ -72,6 +72,26 @@ class Settings:
     # --- query limits -----------------------------------------------------------------------
     search_timeout_s: float = 10.0
 
+    # --- answer cache -----------------------------------------------------------------------
+    # Empty: an in-process cache (one worker's memory). Otherwise Redis, shared by all workers
+    # and hosts, e.g. ``redis://:password@10.0.2.10:6379/0``.
+    redis_url: str = ""
+    cache_enabled: bool = True
+    cache_ttl_s: int = 3600
+    cache_timeout_s: float = 0.25
+    cache_retry_after_error_s: float = 2.0
+    cache_single_flight_wait_s: float = 30.0
+    cache_max_entries: int = 1024  # in-process cache only
+
+    # --- security ---------------------------------------------------------------------------
+    # Comma-separated ``name:sha256hex:scope+scope`` entries; scopes are query, ingest, admin.
+    # Empty: authentication off (the service warns at start). ``ragfleet keys new`` makes one.
+    api_keys: str = ""
+    rate_limit_per_minute: int = 0  # per API key (or client address without keys); 0: off
+    cors_allow_origins: str = ""  # comma-separated origins; empty: no CORS headers
+    trusted_proxies: str = "127.0.0.1"  # X-Forwarded-For is believed only from these
+    metrics_allow_from: str = "127.0.0.1/32,::1/128"  # who may GET /metrics
+
     # --- logging ----------------------------------------------------------------------------
     log_level: str = "INFO"
     log_json: bool = True
@@ -124,6 +144,23 @@ class Settings:
             "RAGFLEET_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL",
         )
         _require(self.search_timeout_s > 0, "RAGFLEET_SEARCH_TIMEOUT_S must be > 0")
+        _require(self.cache_ttl_s >= 1, "RAGFLEET_CACHE_TTL_S must be at least 1 second")
+        _require(self.cache_timeout_s > 0, "RAGFLEET_CACHE_TIMEOUT_S must be > 0")
+        _require(
+            self.redis_url == "" or self.redis_url.startswith(("redis://", "rediss://", "unix://")),
+            "RAGFLEET_REDIS_URL must start with redis://, rediss:// or unix://",
+        )
+        _require(self.rate_limit_per_minute >= 0, "RAGFLEET_RATE_LIMIT_PER_MINUTE must be >= 0")
+        _require(
+            "*" not in split_list(self.cors_allow_origins),
+            "RAGFLEET_CORS_ALLOW_ORIGINS must list origins; '*' is refused because the API uses"
+            " credentials (Authorization headers)",
+        )
+
+
+def split_list(value: str) -> list[str]:
+    """Items of a comma-separated setting, stripped, empties dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _require(condition: bool, message: str) -> None:

@@ -15,6 +15,7 @@ from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.app import create_app
 from ragfleet.ingestion.loaders import iter_files, load_file
 from ragfleet.settings import Settings
+from tests.support.redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,3 +76,20 @@ async def corpus_client(
         response = await client.post("/documents", json={"documents": sample_corpus()})
         assert response.status_code == 200, response.text
         yield client
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server for one test, killed at the end even if the test fails."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def sample_value(name: str, **labels: str) -> float:
+    """A sample of this process's Prometheus registry (0 when never incremented)."""
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(name, labels)
+    return value or 0.0

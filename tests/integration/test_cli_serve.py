@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer, free_loopback_port
 from tests.integration.conftest import REPO, TEST_MAX_TOKENS
@@ -32,8 +34,11 @@ def env(tmp_path: Path, llm_server: EmbeddedLLMServer) -> dict[str, str]:
 
 
 @pytest.fixture
-def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def served(
+    env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Path]]:
     """`ragfleet serve --workers 2` in its own process group, killed whole at the end."""
+    env = {**env, **getattr(request, "param", {})}
     port = free_loopback_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -110,3 +115,69 @@ def test_two_workers_share_one_milvus_lite_database(
     ].keys()
     assert all("query" not in line for line in request_lines)  # question text stays out of logs
     assert "Milvus Lite server" in log.read_text()
+
+
+def _scrape(base: str) -> str:
+    response = httpx.get(f"{base}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def _sample_sum(text: str, name: str, **labels: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_metrics_from_both_workers_add_up_and_pass_promtool(served: tuple[str, Path]) -> None:
+    base, _ = served
+    document = {"id": "m", "text": "Metrics are collected in multiprocess mode."}
+    httpx.post(f"{base}/documents", json={"documents": [document]})
+    for _ in range(6):
+        response = httpx.post(
+            f"{base}/query", json={"query": "How are metrics collected?"}, timeout=60
+        )
+        assert response.status_code == 200
+    text = _scrape(base)
+    assert _sample_sum(text, "ragfleet_http_requests_total", path="/query", status_code="200") == 6
+    hits = _sample_sum(text, "ragfleet_cache_requests_total", result="hit")
+    misses = _sample_sum(text, "ragfleet_cache_requests_total", result="miss")
+    assert hits + misses == 6
+    assert _sample_sum(text, "ragfleet_corpus_chunks") >= 1
+    assert _sample_sum(text, "ragfleet_stage_duration_seconds_count", stage="total") == 6
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: `make test` installs the prometheus package as root"
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("served", [{"RAGFLEET_LLM_MAX_TOKENS": "400"}], indirect=True)
+def test_a_client_that_disconnects_cancels_the_generation(
+    served: tuple[str, Path], llm_server: EmbeddedLLMServer
+) -> None:
+    base, _ = served
+    document = {"id": "long", "text": "ragfleet runs on laptops and on fleets of GPU hosts."}
+    httpx.post(f"{base}/documents", json={"documents": [document]})
+    body = {"query": "Write a very long and detailed essay about where ragfleet runs."}
+    with httpx.stream("POST", f"{base}/query/stream", json=body, timeout=60) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("event: token"):
+                break  # one token arrived: hang up mid-generation
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        slots = httpx.get(f"{llm_server.base_url}/slots", timeout=2).json()
+        if not any(slot["is_processing"] for slot in slots):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the LLM server kept generating after the client went away")
+    time.sleep(0.5)  # the worker records the cancellation as its generator unwinds
+    text = _scrape(base)
+    assert _sample_sum(text, "ragfleet_llm_requests_total", outcome="cancelled") == 1
+    assert _sample_sum(text, "ragfleet_llm_requests_total", outcome="ok") == 0

@@ -96,6 +96,7 @@ async def test_health_and_readiness_report_ok(corpus_client: AsyncTestClient[Any
     ready = await corpus_client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {
+        "cache": {"status": "ok", "detail": ""},
         "llm": {"status": "ok", "detail": ""},
         "vector_store": {"status": "ok", "detail": ""},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,19 +12,18 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from ragfleet.api.guards import require_json
+from ragfleet.api.presenters import citations_of, sources_of, timings_of
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import (
     CheckResult,
-    Citation,
     DeleteResponse,
     IngestRequest,
     IngestResponse,
     QueryRequest,
     QueryResponse,
     ReadinessResponse,
-    StageTimingsBody,
 )
+from ragfleet.security.auth import requires_scope
 from ragfleet.system.container import Services
 
 
@@ -35,10 +35,9 @@ class QueryController(Controller):
 
     @post(
         "/",
-        guards=[require_json],
+        guards=[requires_scope("query", json_body=True)],
         status_code=HTTP_200_OK,
         summary="Answer a question from the corpus",
-        raises=[],
     )
     async def query(
         self,
@@ -47,42 +46,27 @@ class QueryController(Controller):
         services: NamedDependency[Services],
     ) -> QueryResponse:
         """Retrieve passages, generate an answer that cites them, and time each stage."""
-        started = datetime.now(UTC)
+        started = time.perf_counter()
         answer = await services.queries.answer(data.query, data.context_filter, data.max_results)
-        finished = datetime.now(UTC)
-        sources = list(dict.fromkeys(hit.source for hit in answer.passages))
+        processing_time = time.perf_counter() - started
         log_extra: dict[str, object] = {
             "query_chars": len(data.query),
             "passages": len(answer.passages),
-            "embed_s": round(answer.timings.embed, 6),
-            "search_s": round(answer.timings.search, 6),
-            "generate_s": round(answer.timings.generate, 6),
+            "cache": "hit" if answer.cached else "miss",
         }
         if services.settings.log_query_text:
             log_extra["query"] = data.query
         request.scope["state"]["log_extra"] = log_extra
         return QueryResponse(
             answer=answer.text,
-            sources=sources,
-            processing_time=round((finished - started).total_seconds(), 6),
-            timestamp=finished.isoformat(),
-            citations=[
-                Citation(
-                    number=i,
-                    doc_id=hit.doc_id,
-                    chunk=hit.chunk_index,
-                    source=hit.source,
-                    score=round(hit.score, 6),
-                )
-                for i, hit in enumerate(answer.passages, start=1)
-            ],
-            timings=StageTimingsBody(
-                embed=round(answer.timings.embed, 6),
-                search=round(answer.timings.search, 6),
-                generate=round(answer.timings.generate, 6),
-            ),
+            sources=sources_of(answer),
+            processing_time=round(processing_time, 6),
+            timestamp=datetime.now(UTC).isoformat(),
+            citations=citations_of(answer),
+            timings=timings_of(answer),
             model=answer.model,
             request_id=request_id_of(request.scope),
+            cached=answer.cached,
         )
 
 
@@ -92,7 +76,12 @@ class DocumentController(Controller):
     path = "/documents"
     tags = ["documents"]
 
-    @post("/", guards=[require_json], status_code=HTTP_200_OK, summary="Ingest documents")
+    @post(
+        "/",
+        guards=[requires_scope("ingest", json_body=True)],
+        status_code=HTTP_200_OK,
+        summary="Ingest documents",
+    )
     async def ingest(
         self, data: JSONBody[IngestRequest], services: NamedDependency[Services]
     ) -> IngestResponse:
@@ -105,7 +94,12 @@ class DocumentController(Controller):
             corpus_version=report.corpus_version,
         )
 
-    @delete("/{doc_id:path}", status_code=HTTP_200_OK, summary="Delete a document")
+    @delete(
+        "/{doc_id:path}",
+        guards=[requires_scope("ingest")],
+        status_code=HTTP_200_OK,
+        summary="Delete a document",
+    )
     async def remove(
         self, doc_id: FromPath[str], services: NamedDependency[Services]
     ) -> DeleteResponse:
@@ -131,7 +125,7 @@ class HealthController(Controller):
     async def readyz(self, services: NamedDependency[Services]) -> Response[ReadinessResponse]:
         """200 when every dependency answers, 503 naming those that do not."""
         checks = await services.readiness.check()
-        ready = all(check.status == "ok" for check in checks.values())
+        ready = services.readiness.is_ready(checks)
         body = ReadinessResponse(
             status="ready" if ready else "not_ready",
             checks={name: CheckResult(c.status, c.detail) for name, c in checks.items()},

@@ -14,6 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
     HTTP_504_GATEWAY_TIMEOUT,
@@ -25,6 +26,7 @@ from ragfleet.adapters.vector_store import VectorStoreUnavailableError
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import ErrorBody
 from ragfleet.ingestion.service import DocumentError
+from ragfleet.observability.metrics import ERRORS
 from ragfleet.query.filters import FilterError
 
 RETRY_AFTER_SECONDS = "5"
@@ -62,26 +64,49 @@ def _validation_detail(exc: ValidationException) -> tuple[str, list[dict[str, An
 def handle_validation(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorBody]:
+    ERRORS.labels(type="invalid_request").inc()
     detail, extra = _validation_detail(exc)
     return _respond(request, HTTP_400_BAD_REQUEST, detail, extra=extra)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     if isinstance(exc.__cause__, SerializationException):
+        ERRORS.labels(type="invalid_request").inc()
         detail = f"request body is not valid JSON: {exc.detail}"
         return _respond(request, HTTP_400_BAD_REQUEST, detail)
+    ERRORS.labels(type=_HTTP_ERROR_TYPES.get(exc.status_code, f"http_{exc.status_code}")).inc()
     if exc.status_code >= 500:
         logger.opt(exception=exc).error("HTTP {} on {}", exc.status_code, request.url.path)
         return _respond(request, exc.status_code, "internal error", headers=exc.headers)
-    return _respond(request, exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTP_429_TOO_MANY_REQUESTS and "RateLimit-Reset" in headers:
+        headers["Retry-After"] = str(max(1, int(headers["RateLimit-Reset"])))
+        detail = "rate limit exceeded; retry after the number of seconds in Retry-After"
+        return _respond(request, exc.status_code, detail, headers=headers)
+    return _respond(request, exc.status_code, str(exc.detail), headers=headers)
+
+
+_HTTP_ERROR_TYPES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
 def handle_client_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    kind = "invalid_filter" if isinstance(exc, FilterError) else "invalid_document"
+    ERRORS.labels(type=kind).inc()
     return _respond(request, HTTP_400_BAD_REQUEST, str(exc))
 
 
 def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    dependency = "vector store" if isinstance(exc, VectorStoreUnavailableError) else "LLM server"
+    store_down = isinstance(exc, VectorStoreUnavailableError)
+    dependency = "vector store" if store_down else "LLM server"
+    ERRORS.labels(type="vector_store_unavailable" if store_down else "llm_unavailable").inc()
     logger.opt(exception=exc).warning("{} unavailable", dependency)
     return _respond(
         request,
@@ -92,6 +117,7 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Respo
 
 
 def handle_timeout(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    ERRORS.labels(type="llm_timeout").inc()
     logger.opt(exception=exc).warning("LLM server timed out")
     return _respond(
         request,
@@ -101,6 +127,7 @@ def handle_timeout(request: Request[Any, Any, Any], exc: Exception) -> Response[
 
 
 def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    ERRORS.labels(type="internal").inc()
     logger.opt(exception=exc).error("unhandled error on {}", request.url.path)
     return _respond(
         request,

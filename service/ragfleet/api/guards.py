@@ -1,4 +1,4 @@
-"""Guards that reject a request before its body is read."""
+"""Request checks that run before the body is read."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 
-def require_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+def check_json_content_type(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """JSON endpoints refuse other media types with 415 instead of a confusing parse error."""
     media_type = connection.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json":

@@ -90,6 +90,7 @@ class QueryResponse(msgspec.Struct):
     timings: StageTimingsBody
     model: str
     request_id: str
+    cached: bool = False
 
 
 class DocumentIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -2,19 +2,21 @@
 
 On embedded defaults the llama.cpp generator is started once here and shared by every worker, and
 with several workers over a Milvus Lite database a Milvus Lite server is started for them
-(the database can be opened by one process only).
+(the database can be opened by one process only). With several workers Prometheus metrics are
+collected in multiprocess mode, in a directory emptied at every start.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 from contextlib import ExitStack
 from typing import Any
 
 from loguru import logger
 
-from ragfleet.settings import Settings, SettingsError
+from ragfleet.settings import Settings, SettingsError, split_list
 
 
 def register(subparsers: Any) -> None:
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
             milvus.start()
             sidecars.callback(milvus.stop)
             os.environ["RAGFLEET_MILVUS_URI"] = milvus.uri
+        if settings.workers > 1:
+            prepare_multiprocess_metrics(settings)
         for key, value in overrides.items():
             os.environ[f"RAGFLEET_{key.upper()}"] = str(value)
         uvicorn.run(
@@ -63,7 +67,21 @@ def run(args: argparse.Namespace) -> int:
             workers=settings.workers,
             log_config=None,
             server_header=False,
-            proxy_headers=False,
+            access_log=False,  # the request-context middleware logs each request, with its id
+            # X-Forwarded-For is believed only from the gateway's addresses.
+            proxy_headers=True,
+            forwarded_allow_ips=split_list(settings.trusted_proxies) or None,
             timeout_graceful_shutdown=30,
         )
     return 0
+
+
+def prepare_multiprocess_metrics(settings: Settings) -> None:
+    """Point prometheus-client at an empty per-service directory before workers start.
+
+    Samples of workers from an earlier run would otherwise be summed into the new run's counters.
+    """
+    directory = settings.data_dir.resolve() / f"prometheus-{settings.port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

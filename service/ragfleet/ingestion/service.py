@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -74,12 +74,26 @@ class IngestionService:
     """Stores documents as embedded chunks in the vector store."""
 
     def __init__(
-        self, store: VectorStore, embedder: Embedder, *, chunk_size: int, chunk_overlap: int
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        chunk_size: int,
+        chunk_overlap: int,
+        on_change: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._chunk_size = chunk_size
         self._chunk_overlap = chunk_overlap
+        self._on_change = on_change
+
+    async def _changed(self) -> int:
+        """Move the corpus version forward and tell whoever listens (the cache, metrics)."""
+        version = await self._store.bump_corpus_version()
+        if self._on_change is not None:
+            await self._on_change(version)
+        return version
 
     def fingerprint(self, document: DocumentInput) -> str:
         """A hash of everything that decides the stored chunks of a document."""
@@ -112,11 +126,7 @@ class IngestionService:
             else:
                 ingested += 1
                 chunk_count += stored
-        version = (
-            await self._store.bump_corpus_version()
-            if ingested
-            else await self._store.corpus_version()
-        )
+        version = await self._changed() if ingested else await self._store.corpus_version()
         return IngestReport(ingested, unchanged, chunk_count, version)
 
     async def _store_document(self, document: DocumentInput) -> int | None:
@@ -150,4 +160,4 @@ class IngestionService:
         """Remove a document; returns the new corpus version, or None if it was not stored."""
         if not await self._store.delete_document(doc_id):
             return None
-        return await self._store.bump_corpus_version()
+        return await self._changed()

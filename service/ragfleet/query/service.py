@@ -1,42 +1,52 @@
-"""The retrieval-augmented answer: embed the question, search, prompt, generate, time each stage."""
+"""The retrieval-augmented answer: cache, embed, search, prompt, generate — each stage timed.
+
+A cache miss goes through single-flight: identical concurrent misses (in this worker, and across
+workers and hosts when the cache is Redis) wait for one generation instead of each starting one.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import anyio.to_thread
+import msgspec
 
 from ragfleet.adapters.embedder import Embedder
-from ragfleet.adapters.llm import OpenAIChatClient
+from ragfleet.adapters.llm import (
+    ChatMessage,
+    Completion,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    OpenAIChatClient,
+    TokenDelta,
+)
 from ragfleet.adapters.vector_store import SearchHit, VectorStore, VectorStoreUnavailableError
+from ragfleet.cache.backends import AnswerCache
+from ragfleet.cache.codec import decode_answer, encode_answer
+from ragfleet.cache.keys import fingerprint
+from ragfleet.observability.metrics import CACHE_ERRORS, CACHE_REQUESTS, STAGE_SECONDS
 from ragfleet.query.filters import build_expression
-from ragfleet.query.prompting import NO_CONTEXT_ANSWER, build_messages, select_passages
+from ragfleet.query.models import Answer, StageTimings
+from ragfleet.query.prompting import (
+    NO_CONTEXT_ANSWER,
+    PROMPT_VERSION,
+    build_messages,
+    select_passages,
+)
 
 
 @dataclass(frozen=True, slots=True)
-class StageTimings:
-    """Seconds spent in each stage of one answer."""
+class Retrieval:
+    """The passages chosen for a question and the prompt built from them."""
 
-    embed: float = 0.0
-    search: float = 0.0
-    generate: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An answer with the passages it was generated from, in citation order."""
-
-    text: str
     passages: list[SearchHit]
-    model: str
-    timings: StageTimings
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    messages: list[ChatMessage]
+    embed_s: float
+    search_s: float
 
 
 class QueryService:
@@ -47,22 +57,56 @@ class QueryService:
         store: VectorStore,
         embedder: Embedder,
         llm: OpenAIChatClient,
+        cache: AnswerCache | None,
         *,
         context_chars: int,
         search_timeout_s: float,
+        generate_timeout_s: float,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._llm = llm
+        self._cache = cache
         self._context_chars = context_chars
         self._search_timeout_s = search_timeout_s
+        self._generate_timeout_s = generate_timeout_s
 
     async def answer(
         self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
     ) -> Answer:
-        """Retrieve up to ``max_results`` passages and generate an answer that cites them."""
+        """A cached answer if there is one for this corpus version, else a generated one."""
         expression = build_expression(context_filter)  # FilterError before any work is done
+        started = time.perf_counter()
+        try:
+            if self._cache is None:
+                return await self._generate(question, expression, max_results)
+            return await self._answer_cached(question, context_filter, expression, max_results)
+        finally:
+            STAGE_SECONDS.labels(stage="total").observe(time.perf_counter() - started)
 
+    async def _answer_cached(
+        self,
+        question: str,
+        context_filter: Mapping[str, Any] | None,
+        expression: str,
+        max_results: int,
+    ) -> Answer:
+        cache = self._cache
+        assert cache is not None
+        key = await self._cache_key(question, context_filter, max_results)
+        cached, version = await self._lookup(cache, key)
+        if cached is not None:
+            return cached
+        async with cache.flight(key, version) as flight:
+            if flight.value is not None:
+                return decode_answer(flight.value)
+            answer = await self._generate(question, expression, max_results)
+            flight.value = encode_answer(answer)
+            await cache.store(key, version, flight.value)
+            return answer
+
+    async def retrieve(self, question: str, expression: str, max_results: int) -> Retrieval:
+        """Embed the question, search, and build the prompt from the passages that fit."""
         started = time.perf_counter()
         vectors = await anyio.to_thread.run_sync(self._embedder.embed, [question])
         embedded = time.perf_counter()
@@ -72,24 +116,106 @@ class QueryService:
         except TimeoutError as exc:
             raise VectorStoreUnavailableError("vector search timed out") from exc
         searched = time.perf_counter()
-        if not hits:
-            timings = StageTimings(embed=embedded - started, search=searched - embedded)
-            return Answer(NO_CONTEXT_ANSWER, [], self._llm.known_model, timings)
-
+        STAGE_SECONDS.labels(stage="embed").observe(embedded - started)
+        STAGE_SECONDS.labels(stage="search").observe(searched - embedded)
         passages = select_passages(hits, self._context_chars)
-        completion = await self._llm.complete(
-            build_messages(question, passages, self._context_chars)
-        )
-        generated = time.perf_counter()
+        messages = build_messages(question, passages, self._context_chars) if passages else []
+        return Retrieval(passages, messages, embedded - started, searched - embedded)
+
+    async def _generate(self, question: str, expression: str, max_results: int) -> Answer:
+        retrieval = await self.retrieve(question, expression, max_results)
+        if not retrieval.passages:
+            timings = StageTimings(embed=retrieval.embed_s, search=retrieval.search_s)
+            return Answer(NO_CONTEXT_ANSWER, [], self._llm.known_model, timings)
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(self._generate_timeout_s):
+                completion = await self._llm.complete(retrieval.messages)
+        except TimeoutError as exc:
+            raise LLMTimeoutError("generation exceeded the deadline") from exc
+        generated = time.perf_counter() - started
+        STAGE_SECONDS.labels(stage="generate").observe(generated)
         return Answer(
             text=completion.text,
-            passages=passages,
+            passages=retrieval.passages,
             model=completion.model,
-            timings=StageTimings(
-                embed=embedded - started,
-                search=searched - embedded,
-                generate=generated - searched,
-            ),
+            timings=StageTimings(retrieval.embed_s, retrieval.search_s, generated),
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
         )
+
+    async def stream(
+        self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
+    ) -> AsyncGenerator[TokenDelta | Answer, None]:
+        """Yield text as it is generated, then the full :class:`Answer`.
+
+        A cached answer comes back as one delta. A stream that misses does not wait on other
+        in-flight generations (it would have nothing to stream meanwhile) but fills the cache.
+        """
+        expression = build_expression(context_filter)
+        key = await self._cache_key(question, context_filter, max_results)
+        version = 0
+        if self._cache is not None:
+            cached, version = await self._lookup(self._cache, key)
+            if cached is not None:
+                yield TokenDelta(cached.text)
+                yield cached
+                return
+        retrieval = await self.retrieve(question, expression, max_results)
+        if not retrieval.passages:
+            yield TokenDelta(NO_CONTEXT_ANSWER)
+            timings = StageTimings(retrieval.embed_s, retrieval.search_s)
+            yield Answer(NO_CONTEXT_ANSWER, [], self._llm.known_model, timings)
+            return
+        started = time.perf_counter()
+        completion: Completion | None = None
+        async for item in self._llm.stream(retrieval.messages):
+            if isinstance(item, TokenDelta):
+                yield item
+            else:
+                completion = item
+        assert completion is not None
+        generated = time.perf_counter() - started
+        STAGE_SECONDS.labels(stage="generate").observe(generated)
+        answer = Answer(
+            text=completion.text.strip(),
+            passages=retrieval.passages,
+            model=completion.model,
+            timings=StageTimings(retrieval.embed_s, retrieval.search_s, generated),
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+        )
+        if self._cache is not None:
+            # Stored under the version read before retrieval: if the corpus changed meanwhile,
+            # this answer is already unreachable, as it should be.
+            await self._cache.store(key, version, encode_answer(answer))
+        yield answer
+
+    async def _cache_key(
+        self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
+    ) -> str:
+        """The fingerprint, with the model the LLM server serves (asked once, then remembered).
+
+        If the server cannot be asked, "auto" stands in: a hit can still be served while the LLM
+        is down, and a miss fails on generation as it would anyway.
+        """
+        try:
+            model = await self._llm.model_id()
+        except (LLMUnavailableError, LLMTimeoutError):
+            model = "auto"
+        return fingerprint(question, context_filter, max_results, model, PROMPT_VERSION)
+
+    @staticmethod
+    async def _lookup(cache: AnswerCache, key: str) -> tuple[Answer | None, int]:
+        """The cached answer (None on a miss) and the corpus version it was looked up at."""
+        lookup = await cache.lookup(key)
+        if lookup.value is not None:
+            try:
+                answer = decode_answer(lookup.value)
+            except msgspec.DecodeError:
+                CACHE_ERRORS.labels(operation="decode").inc()
+            else:
+                CACHE_REQUESTS.labels(result="hit").inc()
+                return answer, lookup.version
+        CACHE_REQUESTS.labels(result="miss").inc()
+        return None, lookup.version

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 from loguru import logger
 
+import ragfleet
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.adapters.embedder import OnnxEmbedder
 from ragfleet.adapters.llm import OpenAIChatClient
 from ragfleet.adapters.vector_store import MilvusVectorStore, VectorStoreUnavailableError
+from ragfleet.cache.backends import AnswerCache, InProcessAnswerCache, RedisAnswerCache
 from ragfleet.ingestion.service import IngestionService
+from ragfleet.observability.metrics import BUILD_INFO, CORPUS_CHUNKS, CORPUS_VERSION
 from ragfleet.query.service import QueryService
 from ragfleet.settings import Settings
 from ragfleet.system.readiness import ReadinessProbe
@@ -27,53 +31,99 @@ class Services:
     queries: QueryService
     ingestion: IngestionService
     readiness: ReadinessProbe
+    llm: OpenAIChatClient
+    cache: AnswerCache | None
+    redis: Any | None  # the cache's client, reused by the rate limiter; None without Redis
+
+
+def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | None:
+    """Redis when configured, else one worker's memory; None when the cache is switched off."""
+    if not settings.cache_enabled:
+        return None
+    if settings.redis_url:
+        return RedisAnswerCache(
+            settings.redis_url,
+            store.corpus_version,
+            ttl_s=settings.cache_ttl_s,
+            timeout_s=settings.cache_timeout_s,
+            retry_after_error_s=settings.cache_retry_after_error_s,
+            wait_s=settings.cache_single_flight_wait_s,
+            lock_ttl_s=settings.llm_timeout_s + 10,
+        )
+    return InProcessAnswerCache(
+        store.corpus_version,
+        ttl_s=settings.cache_ttl_s,
+        max_entries=settings.cache_max_entries,
+        wait_s=settings.cache_single_flight_wait_s,
+    )
+
+
+async def _open_store(settings: Settings, store: MilvusVectorStore) -> None:
+    try:
+        await store.ensure_ready()
+    except VectorStoreUnavailableError as exc:
+        if settings.uses_milvus_lite:
+            # A local directory that cannot be opened will not fix itself: say how to fix it.
+            raise RuntimeError(
+                f"cannot open Milvus Lite at {settings.milvus_lite_path} ({exc.__cause__!r})."
+                " Only one process may open it: stop the other ragfleet process, ingest"
+                " through POST /documents, or run `ragfleet serve --workers N`, which starts"
+                " a Milvus Lite server for the workers."
+            ) from exc
+        # A Milvus server may come back: /readyz says so, queries answer 503 meanwhile.
+        logger.opt(exception=True).warning("vector store not reachable at start-up")
+        return
+    CORPUS_VERSION.set(await store.corpus_version())
+    CORPUS_CHUNKS.set(await store.count_chunks())
 
 
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Start the embedded LLM if no server is configured, open the stores, and clean up after."""
-    embedded: EmbeddedLLMServer | None = None
-    llm_url = settings.llm_base_url
-    if not llm_url:
-        embedded = EmbeddedLLMServer.from_settings(settings)
-        await anyio.to_thread.run_sync(embedded.start)
-        llm_url = embedded.base_url
-    embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings)
-    store = MilvusVectorStore(settings, embedder.dim)
-    llm = OpenAIChatClient(settings, llm_url)
-    try:
-        try:
-            await store.ensure_ready()
-        except VectorStoreUnavailableError as exc:
-            if settings.uses_milvus_lite:
-                # A local directory that cannot be opened will not fix itself: say how to fix it.
-                raise RuntimeError(
-                    f"cannot open Milvus Lite at {settings.milvus_lite_path} ({exc.__cause__!r})."
-                    " Only one process may open it: stop the other ragfleet process, ingest"
-                    " through POST /documents, or run `ragfleet serve --workers N`, which starts"
-                    " a Milvus Lite server for the workers."
-                ) from exc
-            # A Milvus server may come back: /readyz says so, queries answer 503 meanwhile.
-            logger.opt(exception=True).warning("vector store not reachable at start-up")
+    async with AsyncExitStack() as stack:
+        llm_url = settings.llm_base_url
+        if not llm_url:
+            embedded = EmbeddedLLMServer.from_settings(settings)
+            await anyio.to_thread.run_sync(embedded.start)
+            stack.push_async_callback(anyio.to_thread.run_sync, embedded.stop)
+            llm_url = embedded.base_url
+        embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings)
+        store = MilvusVectorStore(settings, embedder.dim)
+        stack.push_async_callback(store.close)
+        llm = OpenAIChatClient(settings, llm_url)
+        stack.push_async_callback(llm.close)
+        cache = build_cache(settings, store)
+        if cache is not None:
+            stack.push_async_callback(cache.close)
+        await _open_store(settings, store)
+        BUILD_INFO.labels(version=ragfleet.__version__).set(1)
+
+        async def corpus_changed(version: int) -> None:
+            CORPUS_VERSION.set(version)
+            if cache is not None:
+                await cache.set_version(version)
+            CORPUS_CHUNKS.set(await store.count_chunks())
+
         yield Services(
             settings=settings,
             queries=QueryService(
                 store,
                 embedder,
                 llm,
+                cache,
                 context_chars=settings.llm_context_chars,
                 search_timeout_s=settings.search_timeout_s,
+                generate_timeout_s=settings.llm_timeout_s,
             ),
             ingestion=IngestionService(
                 store,
                 embedder,
                 chunk_size=settings.chunk_size,
                 chunk_overlap=settings.chunk_overlap,
+                on_change=corpus_changed,
             ),
-            readiness=ReadinessProbe(store, llm),
+            readiness=ReadinessProbe(store, llm, cache),
+            llm=llm,
+            cache=cache,
+            redis=cache.client if isinstance(cache, RedisAnswerCache) else None,
         )
-    finally:
-        await llm.close()
-        await store.close()
-        if embedded is not None:
-            await anyio.to_thread.run_sync(embedded.stop)

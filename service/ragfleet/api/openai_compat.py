@@ -1,0 +1,174 @@
+"""OpenAI-compatible endpoints, so any OpenAI client (the ``openai`` SDK, LangChain, Open WebUI)
+can use ragfleet unchanged: ``POST /v1/chat/completions`` (with ``stream``) and ``GET /v1/models``.
+
+The last user message is the question; the answer is retrieval-augmented exactly as ``/query``.
+Earlier turns are not used for retrieval. ragfleet extensions ride along: a request may carry
+``context_filter`` and ``max_results`` (the SDK's ``extra_body``), and a response carries the
+sources and citations under ``ragfleet``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import JSONBody
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from msgspec import Meta
+
+from ragfleet.adapters.llm import LLMTimeoutError, LLMUnavailableError, TokenDelta
+from ragfleet.adapters.vector_store import VectorStoreUnavailableError
+from ragfleet.api.presenters import citations_of, sources_of
+from ragfleet.api.request_context import request_id_of
+from ragfleet.api.schemas import MAX_QUERY_CHARS, MaxResults
+from ragfleet.query.filters import build_expression
+from ragfleet.query.models import Answer
+from ragfleet.security.auth import requires_scope
+from ragfleet.system.container import Services
+
+MODEL_ID = "ragfleet"
+_encode = msgspec.json.encode
+
+
+class ChatMessageIn(msgspec.Struct):
+    """An OpenAI chat message; content may be text or a list of typed parts."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(msgspec.Struct):
+    """The fields ragfleet reads; other OpenAI parameters are accepted and ignored."""
+
+    messages: Annotated[list[ChatMessageIn], Meta(min_length=1)]
+    model: str = MODEL_ID
+    stream: bool = False
+    context_filter: dict[str, Any] | None = None
+    max_results: MaxResults = 5
+
+
+def _question(request: ChatCompletionRequest) -> str:
+    """The text of the last user message, or a 400 saying what is missing."""
+    for message in reversed(request.messages):
+        if message.role != "user":
+            continue
+        content = message.content
+        if isinstance(content, list):
+            content = " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+        text = (content or "").strip()
+        if not text:
+            break
+        if len(text) > MAX_QUERY_CHARS:
+            raise ValidationException(
+                f"the user message is limited to {MAX_QUERY_CHARS} characters"
+            )
+        return text
+    raise ValidationException("messages must end with a user message that has text content")
+
+
+def _completion_id(request: Request[Any, Any, Any]) -> str:
+    return f"chatcmpl-{request_id_of(request.scope)}"
+
+
+def _extension(answer: Answer) -> dict[str, Any]:
+    return {
+        "sources": sources_of(answer),
+        "citations": citations_of(answer),
+        "cached": answer.cached,
+    }
+
+
+class OpenAIController(Controller):
+    """The OpenAI chat-completions protocol over ragfleet's retrieval."""
+
+    path = "/v1"
+    tags = ["openai"]
+
+    @get("/models", guards=[requires_scope("query")], summary="OpenAI: list models")
+    async def models(self) -> dict[str, Any]:
+        """ragfleet presents itself as one model."""
+        return {
+            "object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "ragfleet"}],
+        }
+
+    @post(
+        "/chat/completions",
+        guards=[requires_scope("query", json_body=True)],
+        status_code=200,
+        summary="OpenAI: retrieval-augmented chat completion",
+    )
+    async def chat_completions(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[ChatCompletionRequest],
+        services: NamedDependency[Services],
+    ) -> Any:
+        """Answer the last user message from the corpus, streamed when ``stream`` is true."""
+        question = _question(data)
+        build_expression(data.context_filter)
+        created = int(time.time())
+        completion_id = _completion_id(request)
+        if data.stream:
+            items = services.queries.stream(question, data.context_filter, data.max_results)
+            first = await anext(items)
+            return ServerSentEvent(_chunks(first, items, completion_id, created))
+        answer = await services.queries.answer(question, data.context_filter, data.max_results)
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": answer.prompt_tokens,
+                "completion_tokens": answer.completion_tokens,
+                "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+            },
+            "ragfleet": _extension(answer),
+        }
+
+
+async def _chunks(
+    first: TokenDelta | Answer,
+    rest: AsyncGenerator[TokenDelta | Answer, None],
+    completion_id: str,
+    created: int,
+) -> AsyncIterator[ServerSentEventMessage]:
+    def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> ServerSentEventMessage:
+        body = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL_ID,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return ServerSentEventMessage(data=_encode(body))
+
+    yield chunk({"role": "assistant", "content": ""}, None)
+    item: TokenDelta | Answer | None = first
+    try:
+        while item is not None:
+            if isinstance(item, TokenDelta):
+                yield chunk({"content": item.text}, None)
+            else:
+                yield chunk({}, "stop", ragfleet=_extension(item))
+            item = await anext(rest, None)
+    except (LLMUnavailableError, LLMTimeoutError, VectorStoreUnavailableError):
+        error = {"message": "the LLM server failed during generation", "type": "server_error"}
+        yield ServerSentEventMessage(data=_encode({"error": error}))
+    finally:
+        await rest.aclose()
+    yield ServerSentEventMessage(data="[DONE]")

@@ -1,0 +1,1 @@
+"""The answer cache: keys, value encoding, and the in-process and Redis backends."""

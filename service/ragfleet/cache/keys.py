@@ -1,0 +1,36 @@
+"""Cache keys: everything that decides an answer, hashed with sha256.
+
+The corpus version is not hashed into the fingerprint but appended to it
+(``<prefix>answer:<corpus_version>:<fingerprint>``): Redis then reads the current version and the
+answer in one atomic round trip (a Lua script), and any ingest or delete makes every older answer
+unreachable at once, exactly as hashing it in would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def normalise_query(query: str) -> str:
+    """Case and whitespace do not change what is asked."""
+    return " ".join(query.split()).casefold()
+
+
+def fingerprint(
+    query: str,
+    context_filter: Mapping[str, Any] | None,
+    max_results: int,
+    model: str,
+    prompt_version: str,
+) -> str:
+    """sha256 over the normalised query, filter, max_results, model and prompt version."""
+    payload = json.dumps(
+        [normalise_query(query), context_filter or {}, max_results, model, prompt_version],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
