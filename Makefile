@@ -46,7 +46,7 @@ typecheck: venv  ## mypy --strict over the service package
 pytest: venv
 	$(BIN)/pytest
 
-test: system-deps venv lint typecheck pytest  ## set up and run the whole test suite
+test: system-deps venv tools lint typecheck pytest  ## set up and run the whole test suite
 
 bench: venv  ## print cache-hit req/s of /query next to a bare Litestar endpoint (needs wrk)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; }

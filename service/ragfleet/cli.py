@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ragfleet.commands.ingest",
     "ragfleet.commands.query",
     "ragfleet.commands.keys",
+    "ragfleet.commands.profile",
+    "ragfleet.commands.provision",
 )
 
 

@@ -1,0 +1,136 @@
+"""``ragfleet provision plan|apply|destroy``: AWS hosts for a hardware profile, through Terraform.
+
+``apply`` writes ``<inventories>/<name>/hosts.yml`` from Terraform's ``ansible_inventory`` output;
+``destroy`` removes it. Terraform variables come from repeated ``--var key=value``; values
+that parse as JSON (lists, numbers, booleans) keep their type:
+``--var 'admin_cidrs=["192.0.2.0/24"]'``.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_FAILED = 1
+EXIT_PLAN_HAS_CHANGES = 2
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``provision`` and its actions to the ragfleet CLI."""
+    parser = subparsers.add_parser(
+        "provision", help="plan, apply or destroy AWS hosts with Terraform"
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    plan = actions.add_parser("plan", help="show what apply would change")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when the plan has changes, 0 when there are none (like terraform)",
+    )
+    plan.set_defaults(func=_plan)
+    apply = actions.add_parser("apply", help="create or update the hosts and write the inventory")
+    apply.set_defaults(func=_apply)
+    destroy = actions.add_parser("destroy", help="delete the hosts and their inventory")
+    destroy.set_defaults(func=_destroy)
+    for action in (plan, apply, destroy):
+        _add_common_options(action)
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    from ragfleet.provision.deployment import DEFAULT_INVENTORIES_DIR, DEFAULT_TERRAFORM_DIR
+
+    parser.add_argument("--profile", required=True, help="hardware profile: small, medium, large")
+    parser.add_argument("--name", required=True, help="deployment name, e.g. rag-prod")
+    parser.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Terraform variable; repeat for several",
+    )
+    parser.add_argument("--terraform-dir", type=Path, default=DEFAULT_TERRAFORM_DIR)
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="root of per-deployment state (default: $RAGFLEET_DATA_DIR/terraform)",
+    )
+    parser.add_argument("--inventories-dir", type=Path, default=DEFAULT_INVENTORIES_DIR)
+
+
+def parse_variables(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs to a dict; JSON values keep their type, anything else is a string."""
+    variables: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--var {pair!r}: expected KEY=VALUE")
+        try:
+            variables[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            variables[key] = raw
+    return variables
+
+
+def _plan(args: argparse.Namespace) -> int:
+    def run(tf: Any, variables: dict[str, Any], _deployment: Any) -> int:
+        result = tf.plan(variables)
+        print(result.output, end="")
+        return EXIT_PLAN_HAS_CHANGES if result.changes and args.detailed_exitcode else 0
+
+    return _with_terraform(args, run)
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from ragfleet.provision.inventory import render_inventory, write_inventory
+
+    def run(tf: Any, variables: dict[str, Any], deployment: Any) -> int:
+        print(tf.apply(variables), end="")
+        text = render_inventory(tf.outputs()["ansible_inventory"], deployment.name)
+        print(f"inventory written to {write_inventory(deployment.inventory_file, text)}")
+        return 0
+
+    return _with_terraform(args, run)
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    from ragfleet.provision.inventory import remove_inventory
+
+    def run(tf: Any, variables: dict[str, Any], deployment: Any) -> int:
+        print(tf.destroy(variables), end="")
+        if remove_inventory(deployment.inventory_file):
+            print(f"inventory removed: {deployment.inventory_file}")
+        return 0
+
+    return _with_terraform(args, run)
+
+
+def _with_terraform(args: argparse.Namespace, run: Any) -> int:
+    """Check inputs, initialise Terraform for the deployment, run, report failures plainly."""
+    from ragfleet.hardware import ProfileError, load_profile
+    from ragfleet.provision.deployment import Deployment
+    from ragfleet.provision.inventory import InventoryError
+    from ragfleet.provision.mirror import MirrorNotFoundError
+    from ragfleet.provision.terraform_adapter import TerraformError
+
+    try:
+        load_profile(args.profile)
+        deployment = Deployment(
+            name=args.name,
+            profile=args.profile,
+            terraform_dir=args.terraform_dir,
+            state_root=args.state_dir,
+            inventories_root=args.inventories_dir,
+        )
+        variables = deployment.variables(parse_variables(args.variables))
+        code: int = run(deployment.terraform(), variables, deployment)
+    except (ProfileError, ValueError, MirrorNotFoundError, InventoryError) as error:
+        print(f"ragfleet provision: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except TerraformError as error:
+        print(error.stdout, end="")
+        print(f"ragfleet provision: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return code

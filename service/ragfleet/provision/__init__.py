@@ -1,0 +1,1 @@
+"""Provisioning: Terraform in terraform/ through python-terraform, and the inventory it yields."""

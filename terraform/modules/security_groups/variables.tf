@@ -1,0 +1,91 @@
+variable "name" {
+  description = "Name prefix for the security groups, usually the deployment name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,40}$", var.name))
+    error_message = "name must be 2-41 characters of lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "vpc_id" {
+  description = "ID of the VPC the security groups belong to."
+  type        = string
+}
+
+variable "admin_cidrs" {
+  description = "IPv4 CIDRs allowed to reach SSH and the monitoring UIs (Grafana, Prometheus, Alertmanager). World-open ranges are rejected."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.admin_cidrs) > 0
+    error_message = "admin_cidrs must list at least one network, or nobody can administer the hosts."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.admin_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
+    error_message = "Every admin_cidrs entry must be a valid IPv4 CIDR such as 203.0.113.0/24."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.admin_cidrs : !can(cidrhost(cidr, 0)) || try(tonumber(split("/", cidr)[1]) > 0, false)])
+    error_message = "admin_cidrs must not contain 0.0.0.0/0: SSH and the monitoring UIs are for admin networks only."
+  }
+}
+
+variable "client_cidrs" {
+  description = "IPv4 CIDRs allowed to reach the gateway on HTTPS (443). Empty closes the gateway to everyone."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for cidr in var.client_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
+    error_message = "Every client_cidrs entry must be a valid IPv4 CIDR."
+  }
+}
+
+variable "egress_cidrs" {
+  description = "IPv4 CIDRs hosts may reach on HTTP/HTTPS (packages, container images, model weights)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = alltrue([for cidr in var.egress_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
+    error_message = "Every egress_cidrs entry must be a valid IPv4 CIDR."
+  }
+}
+
+variable "ports" {
+  description = "TCP ports of the deployment's services. Defaults match the Ansible roles; change both together."
+  type = object({
+    ssh            = optional(number, 22)
+    service        = optional(number, 8000)
+    trtllm         = optional(number, 8001)
+    redis          = optional(number, 6379)
+    milvus         = optional(number, 19530)
+    milvus_metrics = optional(number, 9091)
+    node_exporter  = optional(number, 9100)
+    redis_exporter = optional(number, 9121)
+    dcgm_exporter  = optional(number, 9400)
+    grafana        = optional(number, 3000)
+    prometheus     = optional(number, 9090)
+    alertmanager   = optional(number, 9093)
+    gateway_https  = optional(number, 443)
+    egress_https   = optional(number, 443)
+    egress_http    = optional(number, 80)
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for port in values(var.ports) : port >= 1 && port <= 65535 && floor(port) == port
+    ])
+    error_message = "Every port must be a whole number from 1 to 65535."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every security group and rule."
+  type        = map(string)
+  default     = {}
+}
