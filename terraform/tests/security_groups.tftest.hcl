@@ -28,7 +28,7 @@ run "ssh_is_open_to_admin_networks_only" {
   }
 }
 
-run "service_port_is_open_to_the_gateway_only" {
+run "service_port_is_open_to_the_gateway_and_prometheus_only" {
   command = apply
 
   module {
@@ -36,13 +36,18 @@ run "service_port_is_open_to_the_gateway_only" {
   }
 
   assert {
-    condition     = flatten([for rule in output.ingress_rules : rule.sources if rule.port == 8000]) == ["sg:gateway"]
-    error_message = "Port 8000 must be reachable from the gateway group only."
+    condition     = toset(flatten([for rule in output.ingress_rules : rule.sources if rule.port == 8000])) == toset(["sg:gateway", "sg:monitoring"])
+    error_message = "Port 8000 must be reachable from the gateway (traffic) and monitoring (scrapes) groups only."
   }
 
   assert {
     condition     = aws_security_group_rule.member_ingress["inference_service"].source_security_group_id == aws_security_group.this["gateway"].id
     error_message = "The service rule must reference the gateway security group."
+  }
+
+  assert {
+    condition     = aws_security_group_rule.member_ingress["inference_service_scrape"].source_security_group_id == aws_security_group.this["monitoring"].id
+    error_message = "The scrape rule must reference the monitoring security group."
   }
 }
 

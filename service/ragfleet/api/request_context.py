@@ -63,13 +63,14 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                route = scope.get("route_handler")
-                path_template = getattr(route, "paths", None)
-                logger.bind(
+                path = scope.get("path", "")
+                # Keyword arguments become the record's extra fields (no per-request bind()).
+                logger.info(
+                    "request",
                     method=scope.get("method", ""),
-                    path=scope.get("path", ""),
-                    route=sorted(path_template)[0] if path_template else scope.get("path", ""),
+                    path=path,
+                    route=scope.get("path_template", path),
                     status=status,
                     duration_s=round(time.perf_counter() - started, 6),
                     **scope.get("state", {}).get("log_extra", {}),
-                ).info("request")
+                )

@@ -9,9 +9,14 @@ unreachable at once, exactly as hashing it in would.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
+
+import msgspec
+
+# Canonical JSON: dict keys sorted at every level, so equal filters give equal keys.
+_encode = partial(msgspec.json.encode, order="sorted")
 
 
 def normalise_query(query: str) -> str:
@@ -27,10 +32,7 @@ def fingerprint(
     prompt_version: str,
 ) -> str:
     """sha256 over the normalised query, filter, max_results, model and prompt version."""
-    payload = json.dumps(
-        [normalise_query(query), context_filter or {}, max_results, model, prompt_version],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+    payload = _encode(
+        [normalise_query(query), context_filter or {}, max_results, model, prompt_version]
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload).hexdigest()

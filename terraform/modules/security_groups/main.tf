@@ -7,7 +7,7 @@
 locals {
   groups = {
     common     = "Every ragfleet host: SSH from admin networks, traffic between deployment members, HTTP(S) egress."
-    inference  = "GPU inference hosts: the ragfleet service from the gateway, TensorRT-LLM and DCGM from members."
+    inference  = "GPU inference hosts: the ragfleet service from the gateway and Prometheus, TensorRT-LLM and DCGM from members."
     datastore  = "Datastore hosts: Redis and Milvus from deployment members only."
     monitoring = "Monitoring hosts: Grafana, Prometheus and Alertmanager from admin networks."
     gateway    = "Gateway hosts: HTTPS from client networks."
@@ -16,7 +16,8 @@ locals {
   # Rules whose source is another group of this deployment.
   member_rules = {
     common_node_exporter     = { group = "common", port = var.ports.node_exporter, from = "common", description = "node_exporter scraped from inside the deployment" }
-    inference_service        = { group = "inference", port = var.ports.service, from = "gateway", description = "ragfleet service from the gateway only" }
+    inference_service        = { group = "inference", port = var.ports.service, from = "gateway", description = "ragfleet service from the gateway" }
+    inference_service_scrape = { group = "inference", port = var.ports.service, from = "monitoring", description = "ragfleet /metrics scraped by Prometheus (the service allow-lists its address)" }
     inference_trtllm         = { group = "inference", port = var.ports.trtllm, from = "common", description = "TensorRT-LLM (trtllm-serve) from inside the deployment" }
     inference_dcgm_exporter  = { group = "inference", port = var.ports.dcgm_exporter, from = "common", description = "DCGM exporter scraped from inside the deployment" }
     datastore_redis          = { group = "datastore", port = var.ports.redis, from = "common", description = "Redis from inside the deployment" }
