@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,16 +28,11 @@ from pathlib import Path
 
 import httpx
 
+from ragfleet.adapters.ports import free_loopback_port
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 BODY = {"query": "How does ragfleet cache answers?", "max_results": 5}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @contextmanager
@@ -108,7 +102,11 @@ def main() -> int:
             f"wrk.body = {json.dumps(json.dumps(BODY))}\n"
             'wrk.headers["Content-Type"] = "application/json"\n'
         )
-        redis_port, rag_port, bare_port = free_port(), free_port(), free_port()
+        redis_port, rag_port, bare_port = (
+            free_loopback_port(),
+            free_loopback_port(),
+            free_loopback_port(),
+        )
         stack.enter_context(
             process(
                 ["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", ""],

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ragfleet.adapters.embedded_llm import EmbeddedLLMServer, free_loopback_port
+from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
+from ragfleet.adapters.ports import free_loopback_port
 from tests.integration.conftest import REPO, TEST_MAX_TOKENS
 
 RAGFLEET = str(Path(sys.executable).with_name("ragfleet"))
@@ -181,3 +182,23 @@ def test_a_client_that_disconnects_cancels_the_generation(
     text = _scrape(base)
     assert _sample_sum(text, "ragfleet_llm_requests_total", outcome="cancelled") == 1
     assert _sample_sum(text, "ragfleet_llm_requests_total", outcome="ok") == 0
+
+
+@pytest.mark.parametrize(
+    ("served", "forwarded_for", "expected"),
+    [
+        # The peer (127.0.0.1) is a trusted proxy: the forwarded client address counts, and a
+        # client outside the allow-list cannot read /metrics through the gateway.
+        ({"RAGFLEET_TRUSTED_PROXIES": "127.0.0.1"}, "203.0.113.9", 403),
+        ({"RAGFLEET_TRUSTED_PROXIES": "127.0.0.1"}, "127.0.0.1", 200),
+        # The peer is not a trusted proxy: its X-Forwarded-For is ignored, the peer address counts.
+        ({"RAGFLEET_TRUSTED_PROXIES": "10.9.9.9"}, "203.0.113.9", 200),
+    ],
+    indirect=["served"],
+)
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    served: tuple[str, Path], forwarded_for: str, expected: int
+) -> None:
+    base, _ = served
+    response = httpx.get(f"{base}/metrics", headers={"x-forwarded-for": forwarded_for}, timeout=10)
+    assert response.status_code == expected

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from ragfleet.adapters.ports import free_loopback_port
+
 pytestmark = pytest.mark.integration
 
 VENV_BIN = Path(sys.executable).parent
@@ -26,12 +28,6 @@ MOTO_AMI_FILTER = "ubuntu/images/hvm-ssd/ubuntu-xenial-16.04-amd64-server-*"
 SSH_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm8tYrbEOyH8qpfLsb7y1rMtnYbVqpFo2ra3T9Pq0hY ci@ragfleet"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -53,7 +49,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     moto = shutil.which("moto_server", path=str(VENV_BIN)) or shutil.which("moto_server")
     if moto is None:
         pytest.fail("moto_server not installed: pip install -e '.[infra]'")
-    port = free_port()
+    port = free_loopback_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
     try:

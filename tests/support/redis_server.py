@@ -10,12 +10,7 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+from ragfleet.adapters.ports import free_loopback_port
 
 
 class RedisServer:
@@ -28,7 +23,7 @@ class RedisServer:
         self.executable = executable
         self.workdir = workdir
         self.password = password
-        self.port = free_port()
+        self.port = free_loopback_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

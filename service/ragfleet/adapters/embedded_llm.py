@@ -7,7 +7,6 @@ service code path is the same on a laptop and on a GPU host. The server lives as
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,10 @@ import httpx
 from loguru import logger
 
 from ragfleet.adapters.model_files import configured_or_packaged
+from ragfleet.adapters.ports import free_loopback_port
 from ragfleet.settings import Settings
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
-
-
-def free_loopback_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing is listening on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class EmbeddedLLMServer:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from ragfleet.adapters.embedded_llm import free_loopback_port
+from ragfleet.adapters.ports import free_loopback_port
 
 
 class MilvusLiteServer:
