@@ -14,7 +14,7 @@ CORPUS ?= README.md docs
 
 export RAGFLEET_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help run test venv system-deps lint typecheck pytest bench clean
+.PHONY: help run test venv system-deps lint typecheck pytest molecule bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -46,7 +46,10 @@ typecheck: venv  ## mypy --strict over the service package
 pytest: venv
 	$(BIN)/pytest
 
-test: system-deps venv tools lint typecheck pytest  ## set up and run the whole test suite
+molecule: venv  ## converge roles on podman systemd containers and verify them with testinfra (root)
+	bash scripts/molecule-test.sh
+
+test: system-deps venv tools lint typecheck pytest molecule  ## set up and run the whole test suite
 
 bench: venv  ## print cache-hit req/s of /query next to a bare Litestar endpoint (needs wrk)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; }
