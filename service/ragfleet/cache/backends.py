@@ -297,11 +297,6 @@ class RedisAnswerCache:
     async def close(self) -> None:
         await self._redis.aclose()
 
-    @property
-    def client(self) -> Any:
-        """The redis client, shared with the rate limiter's store."""
-        return self._redis
-
     def _answer_key(self, version: int, fingerprint: str) -> str:
         return f"{self._answer_prefix}{version}:{fingerprint}"
 

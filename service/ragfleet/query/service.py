@@ -153,9 +153,9 @@ class QueryService:
         in-flight generations (it would have nothing to stream meanwhile) but fills the cache.
         """
         expression = build_expression(context_filter)
-        key = await self._cache_key(question, context_filter, max_results)
-        version = 0
+        key, version = "", 0
         if self._cache is not None:
+            key = await self._cache_key(question, context_filter, max_results)
             cached, version = await self._lookup(self._cache, key)
             if cached is not None:
                 yield TokenDelta(cached.text)

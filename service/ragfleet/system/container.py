@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
 from loguru import logger
@@ -31,9 +30,6 @@ class Services:
     queries: QueryService
     ingestion: IngestionService
     readiness: ReadinessProbe
-    llm: OpenAIChatClient
-    cache: AnswerCache | None
-    redis: Any | None  # the cache's client, reused by the rate limiter; None without Redis
 
 
 def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | None:
@@ -123,7 +119,4 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 on_change=corpus_changed,
             ),
             readiness=ReadinessProbe(store, llm, cache),
-            llm=llm,
-            cache=cache,
-            redis=cache.client if isinstance(cache, RedisAnswerCache) else None,
         )
