@@ -10,16 +10,19 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.stores.base import Store
+from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
 from loguru import logger
 
 import ragfleet
 from ragfleet.api.controllers import DocumentController, HealthController, QueryController
 from ragfleet.api.errors import EXCEPTION_HANDLERS
+from ragfleet.api.hit_path import CacheHitPath
 from ragfleet.api.openai_compat import OpenAIController
 from ragfleet.api.request_context import RequestContextMiddleware
 from ragfleet.api.streaming import QueryStreamController
@@ -30,6 +33,26 @@ from ragfleet.security.network import parse_networks, peer_allowed
 from ragfleet.security.rate_limit import STORE_NAME, build_rate_limit
 from ragfleet.settings import Settings, split_list
 from ragfleet.system.container import Services, build_services
+
+
+class RagfleetApp(Litestar):
+    """Litestar with :class:`CacheHitPath` in front: a cache hit of ``POST /query`` is answered
+    before routing; every other request (and every miss) goes through Litestar as usual."""
+
+    hit_path: CacheHitPath | None = None
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if self.hit_path is not None and scope["type"] == ScopeType.HTTP:
+            forward = await self.hit_path(scope, receive, send)  # type: ignore[arg-type]
+            if forward is None:
+                return
+            receive = forward
+        await super().__call__(scope, receive, send)
 
 
 def provide_services(state: State) -> Services:
@@ -94,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             logger.info("ragfleet {} ready", ragfleet.__version__)
             yield
 
-    return Litestar(
+    app = RagfleetApp(
         route_handlers=[
             QueryController,
             QueryStreamController,
@@ -119,3 +142,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=None,
     )
+    if rate_limit is None:  # with a rate limit, every request must reach the limiter
+        app.hit_path = CacheHitPath(
+            app,
+            keyring=keyring,
+            prometheus=prometheus,
+            max_body_bytes=settings.request_max_body_bytes,
+            cors=cors is not None,
+        )
+    return app

@@ -6,11 +6,13 @@ so a log shipper can index them without parsing the message.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
 import traceback
-from collections.abc import Callable
-from datetime import UTC
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import msgspec
@@ -19,6 +21,25 @@ from loguru import logger
 _encode = msgspec.json.Encoder(enc_hook=str).encode
 
 _configured_for: tuple[str, bool] | None = None
+# True when configure_logging installed the JSON sink at INFO or below: info_line() then writes
+# straight to it.
+_json_info_lines = False
+# Lines info_line() wrote during the current event-loop iteration, flushed at its end in one write
+# by a callback scheduled on _flush_loop.
+_pending: list[str] = []
+_flush_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _flush_pending() -> None:
+    global _flush_loop
+    _flush_loop = None
+    if _pending:
+        lines = "".join(_pending)
+        _pending.clear()
+        sys.stderr.write(lines)
+
+
+atexit.register(_flush_pending)
 
 
 def _json_sink(stream: Callable[[], TextIO]) -> Any:
@@ -54,9 +75,47 @@ class InterceptHandler(logging.Handler):
         )
 
 
+def info_line(logger_name: str, message: str, fields: Mapping[str, Any]) -> None:
+    """An INFO record with ``fields`` as extra keys, for lines written on every request.
+
+    With the JSON sink it is written as the sink writes a loguru record (same keys, same order)
+    but without building one: loguru's record machinery costs about 20 µs a line, this 3 µs.
+    Inside an event loop, the lines of one loop iteration go out together in one write at its end
+    (sub-millisecond later) instead of one write each. Otherwise it goes through loguru like any
+    other line.
+    """
+    if _json_info_lines:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "message": message,
+            "logger": logger_name,
+        }
+        entry.update(fields)
+        line = _encode(entry).decode() + "\n"
+        _pending.append(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            _flush_pending()
+            return
+        if _flush_loop is not loop:
+            _schedule_flush(loop)
+    else:
+        logger.patch(lambda record: record.__setitem__("name", logger_name)).info(message, **fields)
+
+
+def _schedule_flush(loop: asyncio.AbstractEventLoop) -> None:
+    global _flush_loop
+    if _flush_loop is not None:  # scheduled on a loop that stopped before running it
+        _flush_pending()
+    _flush_loop = loop
+    loop.call_soon(_flush_pending)
+
+
 def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     """Route every logger to one sink on stderr; idempotent for the same arguments."""
-    global _configured_for
+    global _configured_for, _json_info_lines
     if _configured_for == (level, json_lines):
         return
     logger.remove()
@@ -66,15 +125,21 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
         logger.add(sys.stderr, level=level.upper())
     stdlib_level = logging.DEBUG if level.upper() == "TRACE" else level.upper()
     logging.basicConfig(handlers=[InterceptHandler()], level=stdlib_level, force=True)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
+    for name in ("uvicorn", "uvicorn.error", "litestar"):
         lg = logging.getLogger(name)
         lg.handlers = [InterceptHandler()]
         lg.propagate = False
-    # The access log is written by the request-context middleware, with the request id.
-    logging.getLogger("uvicorn.access").disabled = True
+    # The access log is written by the request-context middleware, with the request id. No
+    # handler at all (not ``disabled``, which pymilvus' dictConfig() turns back off when imported
+    # later): uvicorn then does not even format its line.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
+    access.setLevel(logging.WARNING)
     # Milvus Lite's in-process gRPC server lacks AllocTimestamp; pymilvus falls back after an
     # error the server logs on every index creation. It is noise, not a fault.
     logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     # One line per outbound HTTP call is too much at INFO; failures surface as our own errors.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _configured_for = (level, json_lines)
+    _json_info_lines = json_lines and logger.level(level.upper()).no <= logger.level("INFO").no

@@ -81,7 +81,8 @@ class Settings:
     cache_timeout_s: float = 0.25
     cache_retry_after_error_s: float = 2.0
     cache_single_flight_wait_s: float = 30.0
-    cache_max_entries: int = 1024  # in-process cache only
+    # The in-process cache's size; with Redis, the size of each worker's near cache (0: none).
+    cache_max_entries: int = 1024
 
     # --- security ---------------------------------------------------------------------------
     # Comma-separated ``name:sha256hex:scope+scope`` entries; scopes are query, ingest, admin.

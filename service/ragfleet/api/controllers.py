@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -12,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from ragfleet.api.presenters import citations_of, sources_of, timings_of
+from ragfleet.api.presenters import query_log_fields, query_response
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import (
     CheckResult,
@@ -49,25 +48,10 @@ class QueryController(Controller):
         started = time.perf_counter()
         answer = await services.queries.answer(data.query, data.context_filter, data.max_results)
         processing_time = time.perf_counter() - started
-        log_extra: dict[str, object] = {
-            "query_chars": len(data.query),
-            "passages": len(answer.passages),
-            "cache": "hit" if answer.cached else "miss",
-        }
-        if services.settings.log_query_text:
-            log_extra["query"] = data.query
-        request.scope["state"]["log_extra"] = log_extra
-        return QueryResponse(
-            answer=answer.text,
-            sources=sources_of(answer),
-            processing_time=round(processing_time, 6),
-            timestamp=datetime.now(UTC).isoformat(),
-            citations=citations_of(answer),
-            timings=timings_of(answer),
-            model=answer.model,
-            request_id=request_id_of(request.scope),
-            cached=answer.cached,
+        request.scope["state"]["log_extra"] = query_log_fields(
+            data.query, answer, services.settings.log_query_text
         )
+        return query_response(answer, processing_time, request_id_of(request.scope))
 
 
 class DocumentController(Controller):

@@ -9,9 +9,14 @@ from litestar.exceptions import HTTPException
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 
+def media_type_of(content_type: str) -> str:
+    """``application/json`` from ``Application/JSON; charset=utf-8``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def check_json_content_type(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     """JSON endpoints refuse other media types with 415 instead of a confusing parse error."""
-    media_type = connection.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media_type = media_type_of(connection.headers.get("content-type", ""))
     if media_type != "application/json":
         raise HTTPException(
             status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ragfleet.api.schemas import Citation, StageTimingsBody
+from datetime import UTC, datetime
+
+from ragfleet.api.schemas import Citation, QueryResponse, StageTimingsBody
 from ragfleet.query.models import Answer
 
 
@@ -34,3 +36,30 @@ def timings_of(answer: Answer) -> StageTimingsBody:
         search=round(answer.timings.search, 6),
         generate=round(answer.timings.generate, 6),
     )
+
+
+def query_response(answer: Answer, processing_time: float, request_id: str) -> QueryResponse:
+    """The body of ``POST /query``, from the Litestar handler and the cache-hit path alike."""
+    return QueryResponse(
+        answer=answer.text,
+        sources=sources_of(answer),
+        processing_time=round(processing_time, 6),
+        timestamp=datetime.now(UTC).isoformat(),
+        citations=citations_of(answer),
+        timings=timings_of(answer),
+        model=answer.model,
+        request_id=request_id,
+        cached=answer.cached,
+    )
+
+
+def query_log_fields(question: str, answer: Answer, log_query_text: bool) -> dict[str, object]:
+    """What the access-log line of a ``POST /query`` adds about the question and its answer."""
+    fields: dict[str, object] = {
+        "query_chars": len(question),
+        "passages": len(answer.passages),
+        "cache": "hit" if answer.cached else "miss",
+    }
+    if log_query_text:
+        fields["query"] = question
+    return fields

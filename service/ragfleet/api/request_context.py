@@ -1,5 +1,8 @@
 """Request ids and the access log, as a plain ASGI middleware around the whole app.
 
+The cache-hit path (:mod:`ragfleet.api.hit_path`) uses the same two functions,
+:func:`assign_request_id` and :func:`log_request`, for the requests it answers itself.
+
 The id comes from ``X-Request-ID`` when a client or the gateway sends a sane one, otherwise it is
 generated; it is returned in the response header, bound to every log line of the request, and put
 in error bodies so a user can quote it to an operator.
@@ -10,13 +13,17 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
+from ragfleet.logging_setup import info_line
+
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 _STATE_KEY = "request_id"
 
 
@@ -26,13 +33,38 @@ def request_id_of(scope: Scope | dict[str, Any]) -> str:
     return str(state.get(_STATE_KEY, ""))
 
 
-def _incoming_id(scope: Scope) -> str:
+def assign_request_id(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it is sane, else a fresh one; stored in the scope."""
+    request_id = ""
     for name, value in scope.get("headers", []):
-        if name == REQUEST_ID_HEADER.encode():
+        if name == _REQUEST_ID_HEADER_BYTES:
             candidate = value.decode("latin-1")
             if _SANE_ID.match(candidate):
-                return candidate
-    return uuid.uuid4().hex
+                request_id = candidate
+                break
+    request_id = request_id or uuid.uuid4().hex
+    scope.setdefault("state", {})[_STATE_KEY] = request_id
+    return request_id
+
+
+def log_request(
+    scope: Scope, request_id: str, status: int, started: float, extra: Mapping[str, object]
+) -> None:
+    """The access-log line: one per request, whichever path answered it."""
+    path = scope.get("path", "")
+    info_line(
+        __name__,
+        "request",
+        {
+            "request_id": request_id,
+            "method": scope.get("method", ""),
+            "path": path,
+            "route": scope.get("path_template", path),
+            "status": status,
+            "duration_s": round(time.perf_counter() - started, 6),
+            **extra,
+        },
+    )
 
 
 class RequestContextMiddleware:
@@ -45,8 +77,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope)
-        scope.setdefault("state", {})[_STATE_KEY] = request_id
+        request_id = assign_request_id(scope)
         started = time.perf_counter()
         status = 500
 
@@ -55,7 +86,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((_REQUEST_ID_HEADER_BYTES, request_id.encode()))
                 message["headers"] = headers
             await send(message)
 
@@ -63,14 +94,5 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                path = scope.get("path", "")
-                # Keyword arguments become the record's extra fields (no per-request bind()).
-                logger.info(
-                    "request",
-                    method=scope.get("method", ""),
-                    path=path,
-                    route=scope.get("path_template", path),
-                    status=status,
-                    duration_s=round(time.perf_counter() - started, 6),
-                    **scope.get("state", {}).get("log_extra", {}),
-                )
+                extra = scope.get("state", {}).get("log_extra", {})
+                log_request(scope, request_id, status, started, extra)

@@ -1,13 +1,14 @@
 """Answer cache backends with single-flight and fail-open behaviour.
 
 - :class:`InProcessAnswerCache` — one worker's memory (LRU + TTL); the embedded default.
-- :class:`RedisAnswerCache` — shared by every worker and host.
+- :class:`RedisAnswerCache` — shared by every worker and host, with a per-worker near cache
+  (:mod:`ragfleet.cache.near`) in front, kept current by a pub/sub channel on the corpus version.
 
 Both read the corpus version through ``version_source`` when they do not hold it, so an answer
 is never served for an older corpus. A Redis that is down or slow never fails a query: the
 operation is counted in ``ragfleet_cache_errors_total``, Redis is left alone for
 ``retry_after_error_s``, and the query is answered without the cache; the next attempt after that
-window reconnects by itself.
+window reconnects by itself. A failure also empties the near cache.
 """
 
 from __future__ import annotations
@@ -17,17 +18,21 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loguru import logger
 
+from ragfleet.cache.near import NearCache
 from ragfleet.observability.metrics import CACHE_ERRORS, CACHE_SINGLE_FLIGHT_WAITS
 
 VersionSource = Callable[[], Awaitable[int]]
 
 _POLL_INTERVAL_S = 0.025
+# The invalidation subscription pings Redis after this long without a message, and counts as lost
+# after twice this long without hearing anything (a connection that died without closing).
+_HEARTBEAT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,7 @@ class Flight:
 class AnswerCache(Protocol):
     """What the query service needs from an answer cache."""
 
+    async def open(self) -> None: ...
     async def lookup(self, fingerprint: str) -> Lookup: ...
     async def store(self, fingerprint: str, version: int, value: bytes) -> None: ...
     async def set_version(self, version: int) -> None: ...
@@ -104,6 +110,9 @@ class InProcessAnswerCache:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._flights = _LocalFlights()
 
+    async def open(self) -> None:
+        """Nothing to start."""
+
     async def lookup(self, fingerprint: str) -> Lookup:
         version = await self._version_source()
         key = f"{version}:{fingerprint}"
@@ -136,15 +145,24 @@ class InProcessAnswerCache:
 
 
 # KEYS[1] = version key; ARGV[1] = answer key prefix; ARGV[2] = fingerprint.
+# Returns {version, value, milliseconds the value has left}.
 _LOOKUP_LUA = """
 local version = redis.call('GET', KEYS[1])
-if not version then return {false, false} end
-return {version, redis.call('GET', ARGV[1] .. version .. ':' .. ARGV[2])}
+if not version then return {false, false, false} end
+local key = ARGV[1] .. version .. ':' .. ARGV[2]
+local value = redis.call('GET', key)
+if not value then return {version, false, false} end
+return {version, value, redis.call('PTTL', key)}
 """
-# KEYS[1] = version key; ARGV[1] = candidate version. The version only moves forward.
+# KEYS[1] = version key; ARGV[1] = candidate version; ARGV[2] = channel. The version only moves
+# forward, and every move is published so that near caches drop what they hold.
 _SET_VERSION_LUA = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', ARGV[2], ARGV[1])
+  return 1
+end
 return 0
 """
 # KEYS[1] = lock key; ARGV[1] = owner token. Delete only a lock we still own.
@@ -155,7 +173,13 @@ return 0
 
 
 class RedisAnswerCache:
-    """Answers in Redis as JSON with a TTL; the corpus version lives beside them."""
+    """Answers in Redis as JSON with a TTL; the corpus version lives beside them.
+
+    A near cache of ``near_max_entries`` answers (0: none) serves repeated hits from this
+    worker's memory while the subscription to ``<prefix>corpus_version`` (started by :meth:`open`)
+    is confirmed; see :mod:`ragfleet.cache.near` for why it never serves an older corpus version
+    than Redis would, beyond the time a published version takes to reach this worker.
+    """
 
     def __init__(
         self,
@@ -167,9 +191,12 @@ class RedisAnswerCache:
         retry_after_error_s: float,
         wait_s: float,
         lock_ttl_s: float,
+        near_max_entries: int = 0,
         prefix: str = "ragfleet:",
     ) -> None:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         self._redis: Any = aioredis.Redis.from_url(
             url,
@@ -184,6 +211,7 @@ class RedisAnswerCache:
         self._wait_s = wait_s
         self._lock_ttl_ms = int(lock_ttl_s * 1000)
         self._version_key = f"{prefix}corpus_version"
+        self._version_channel = self._version_key
         self._answer_prefix = f"{prefix}answer:"
         self._lock_prefix = f"{prefix}lock:"
         self._lookup_script = self._redis.register_script(_LOOKUP_LUA)
@@ -191,6 +219,16 @@ class RedisAnswerCache:
         self._release_script = self._redis.register_script(_RELEASE_LUA)
         self._failed_at = -1e9
         self._flights = _LocalFlights()
+        self._near = NearCache(near_max_entries)
+        # Its own client: a subscribed connection takes no commands, and a lost connection must
+        # surface at once (no silent reconnect that could miss a published version).
+        self._subscriber: Any = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._follower: asyncio.Task[None] | None = None
 
     # --- fail-open plumbing -----------------------------------------------------------------
     @property
@@ -200,24 +238,74 @@ class RedisAnswerCache:
 
     def _failed(self, operation: str, exc: BaseException) -> None:
         CACHE_ERRORS.labels(operation=operation).inc()
+        self._near.reset()
         if self.available:
             logger.warning(
                 "answer cache unavailable ({}: {!r}); answering uncached", operation, exc
             )
         self._failed_at = time.monotonic()
 
+    # --- near cache invalidation ------------------------------------------------------------
+    @property
+    def near(self) -> NearCache:
+        """This worker's near cache (read-only use: tests and diagnostics)."""
+        return self._near
+
+    async def open(self) -> None:
+        """Start following the corpus version channel (only with a near cache)."""
+        if self._near.enabled and self._follower is None:
+            self._follower = asyncio.create_task(self._follow_versions(), name="near-cache")
+
+    async def _follow_versions(self) -> None:
+        """Subscribe, apply every published version, and start over when the link is lost."""
+        loop = asyncio.get_running_loop()
+        while True:
+            pubsub = self._subscriber.pubsub()
+            try:
+                await pubsub.subscribe(self._version_channel)
+                heard = loop.time()
+                while True:
+                    message = await pubsub.get_message(timeout=_HEARTBEAT_S)
+                    if message is not None:
+                        heard = loop.time()
+                        if message["type"] == "subscribe":
+                            self._near.attach()
+                        elif message["type"] == "message":
+                            self._near.advance(int(message["data"]))
+                    elif loop.time() - heard > 2 * _HEARTBEAT_S:
+                        raise TimeoutError("Redis stopped answering on the version channel")
+                    else:
+                        await pubsub.ping()
+            except Exception as exc:  # connection lost, refused, timed out: serve from Redis
+                if self._near.serving:
+                    logger.warning("near cache off until Redis is back ({!r})", exc)
+                CACHE_ERRORS.labels(operation="subscribe").inc()
+            finally:
+                self._near.detach()
+                with suppress(Exception):  # the connection may be gone already
+                    await pubsub.aclose()
+            await asyncio.sleep(max(self._retry_after_error_s, _POLL_INTERVAL_S))
+
     # --- AnswerCache ------------------------------------------------------------------------
     async def lookup(self, fingerprint: str) -> Lookup:
         if self.available:
+            near = self._near.get(fingerprint)
+            if near is not None:
+                return Lookup(*near)
+            epoch = self._near.epoch
             try:
-                version, value = await self._lookup_script(
+                version, value, ttl_ms = await self._lookup_script(
                     keys=[self._version_key], args=[self._answer_prefix, fingerprint]
                 )
                 if version is not None:
+                    if value is not None:
+                        self._near.fill(epoch, int(version), fingerprint, value, ttl_ms / 1000)
                     return Lookup(value, int(version))
                 # Redis lost the version (restart, eviction): seed it from the source of truth.
                 current = await self._version_source()
-                await self._set_version_script(keys=[self._version_key], args=[current])
+                await self._set_version_script(
+                    keys=[self._version_key], args=[current, self._version_channel]
+                )
                 return Lookup(None, current)
             except Exception as exc:  # redis errors, timeouts, OSError: fail open
                 self._failed("lookup", exc)
@@ -233,10 +321,13 @@ class RedisAnswerCache:
             self._failed("store", exc)
 
     async def set_version(self, version: int) -> None:
+        self._near.advance(version)  # this worker's next query already misses
         if not self.available:
             return
         try:
-            await self._set_version_script(keys=[self._version_key], args=[version])
+            await self._set_version_script(
+                keys=[self._version_key], args=[version, self._version_channel]
+            )
         except Exception as exc:
             self._failed("version", exc)
 
@@ -295,6 +386,12 @@ class RedisAnswerCache:
         return "ok" if self.available else "degraded"
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._follower
+            self._follower = None
+        await self._subscriber.aclose()
         await self._redis.aclose()
 
     def _answer_key(self, version: int, fingerprint: str) -> str:

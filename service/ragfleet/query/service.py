@@ -38,6 +38,10 @@ from ragfleet.query.prompting import (
     select_passages,
 )
 
+# Resolved once: labels() costs more than the increment on the cache-hit path.
+_HITS = CACHE_REQUESTS.labels(result="hit")
+_TOTAL_SECONDS = STAGE_SECONDS.labels(stage="total")
+
 
 @dataclass(frozen=True, slots=True)
 class Retrieval:
@@ -71,6 +75,11 @@ class QueryService:
         self._search_timeout_s = search_timeout_s
         self._generate_timeout_s = generate_timeout_s
 
+    @property
+    def cache(self) -> AnswerCache | None:
+        """The answer cache (None when switched off)."""
+        return self._cache
+
     async def answer(
         self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
     ) -> Answer:
@@ -82,7 +91,31 @@ class QueryService:
                 return await self._generate(question, expression, max_results)
             return await self._answer_cached(question, context_filter, expression, max_results)
         finally:
-            STAGE_SECONDS.labels(stage="total").observe(time.perf_counter() - started)
+            _TOTAL_SECONDS.observe(time.perf_counter() - started)
+
+    async def cached(
+        self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
+    ) -> Answer | None:
+        """The cached answer for this corpus version, or None; only a hit is counted.
+
+        For callers that answer hits themselves and pass everything else to :meth:`answer`,
+        which then counts the miss (or the undecodable value) once. Raises FilterError.
+        """
+        if self._cache is None:
+            return None
+        started = time.perf_counter()
+        build_expression(context_filter)
+        key = await self._cache_key(question, context_filter, max_results)
+        lookup = await self._cache.lookup(key)
+        if lookup.value is None:
+            return None
+        try:
+            answer = decode_answer(lookup.value)
+        except msgspec.DecodeError:
+            return None
+        _HITS.inc()
+        _TOTAL_SECONDS.observe(time.perf_counter() - started)
+        return answer
 
     async def _answer_cached(
         self,
@@ -215,7 +248,7 @@ class QueryService:
             except msgspec.DecodeError:
                 CACHE_ERRORS.labels(operation="decode").inc()
             else:
-                CACHE_REQUESTS.labels(result="hit").inc()
+                _HITS.inc()
                 return answer, lookup.version
         CACHE_REQUESTS.labels(result="miss").inc()
         return None, lookup.version

@@ -21,6 +21,23 @@ from ragfleet.security.api_keys import ApiKey, KeyRing
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/schema")
 
 
+def bearer_secret(authorization: str) -> str | None:
+    """The key in an ``Authorization: Bearer <key>`` header value, or None."""
+    scheme, _, secret = authorization.partition(" ")
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
+def key_with_scope(keyring: KeyRing, authorization: str, scope: str) -> ApiKey | None:
+    """The configured key presented in ``authorization`` if it carries ``scope``, else None.
+
+    What the middleware and :func:`check_scope` decide together, for callers that hand every
+    refusal to them to answer (the cache-hit path)."""
+    secret = bearer_secret(authorization)
+    key = keyring.match(secret) if secret is not None else None
+    return key if key is not None and key.allows(scope) else None
+
+
 class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     """Turns ``Authorization: Bearer <key>`` into ``request.user`` (an :class:`ApiKey`)."""
 
@@ -31,14 +48,13 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
+        secret = bearer_secret(connection.headers.get("authorization", ""))
+        if secret is None:
             raise NotAuthorizedException(
                 "missing API key: send 'Authorization: Bearer <key>'",
                 headers={"WWW-Authenticate": 'Bearer realm="ragfleet"'},
             )
-        key = self._keyring.match(secret.strip())
+        key = self._keyring.match(secret)
         if key is None:
             raise NotAuthorizedException(
                 "invalid API key", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}

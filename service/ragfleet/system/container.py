@@ -45,6 +45,7 @@ def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | N
             retry_after_error_s=settings.cache_retry_after_error_s,
             wait_s=settings.cache_single_flight_wait_s,
             lock_ttl_s=settings.llm_timeout_s + 10,
+            near_max_entries=settings.cache_max_entries,
         )
     return InProcessAnswerCache(
         store.corpus_version,
@@ -91,6 +92,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         cache = build_cache(settings, store)
         if cache is not None:
             stack.push_async_callback(cache.close)
+            await cache.open()
         await _open_store(settings, store)
         BUILD_INFO.labels(version=ragfleet.__version__).set(1)
 
