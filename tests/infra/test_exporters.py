@@ -9,7 +9,6 @@ import pytest
 
 pytestmark = pytest.mark.exporters
 
-BIN_DIR = "/usr/local/bin"
 HARDENING = (
     "NoNewPrivileges=true",
     "ProtectSystem=strict",
@@ -68,13 +67,27 @@ def test_textfile_collector_directory(host):
 
 @pytest.mark.parametrize(("name", "port"), sorted(UNITS.items()))
 def test_runs_exactly_when_installed(host, name, port):
+    """The binary is the release one (exporters_source: github) or Debian's (debian)."""
+    unit = host.file(f"/etc/systemd/system/{name}.service").content_string
+    binary = re.search(r"^ExecStart=(\S+)", unit, re.MULTILINE)
+    assert binary, f"{name}.service has no ExecStart"
     service = host.service(name)
-    if host.file(f"{BIN_DIR}/{name}").exists:
+    if host.file(binary.group(1)).exists:
         assert service.is_running
         assert service.is_enabled
         listening = [s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}")]
         assert listening, f"{name} does not listen on {port}"
         assert not any(s.startswith(("tcp://0.0.0.0:", "tcp://:::")) for s in listening)
     else:
-        assert not service.is_running, f"{name} runs without its binary in {BIN_DIR}"
-        assert not service.is_enabled, f"{name} is enabled without its binary in {BIN_DIR}"
+        assert not service.is_running, f"{name} runs without its binary {binary.group(1)}"
+        assert not service.is_enabled, f"{name} is enabled without its binary {binary.group(1)}"
+
+
+@pytest.mark.parametrize("package", ["prometheus-node-exporter", "prometheus-redis-exporter"])
+def test_debian_packages_own_units_never_run(host, package):
+    """exporters_source: debian masks the packages' units, which would listen on every address."""
+    if not host.package(package).is_installed:
+        pytest.skip(f"{package} is not installed (exporters_source: github)")
+    service = host.service(package)
+    assert not service.is_running, f"{package}.service runs beside the role's unit"
+    assert service.is_masked, f"{package}.service is not masked"

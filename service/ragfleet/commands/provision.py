@@ -38,7 +38,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    from ragfleet.provision.deployment import DEFAULT_INVENTORIES_DIR, DEFAULT_TERRAFORM_DIR
+    # Not the deployment module: it imports python-terraform, absent on service hosts.
+    from ragfleet.provision.paths import DEFAULT_INVENTORIES_DIR, DEFAULT_TERRAFORM_DIR
 
     parser.add_argument("--profile", required=True, help="hardware profile: small, medium, large")
     parser.add_argument("--name", required=True, help="deployment name, e.g. rag-prod")

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ragfleet.provision.mirror import find_mirror, write_cli_config
+from ragfleet.provision.paths import DEFAULT_INVENTORIES_DIR, DEFAULT_TERRAFORM_DIR
 from ragfleet.provision.terraform_adapter import TerraformAdapter
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_TERRAFORM_DIR = REPO_ROOT / "terraform"
-DEFAULT_INVENTORIES_DIR = REPO_ROOT / "inventories"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
 

@@ -1,0 +1,162 @@
+"""Readers shared by the tests/infra modules: the manifest site.yml leaves on every host, the
+roles' defaults on the controller (pinned versions and images), deb822 apt sources and systemd
+units as the roles write them."""
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ROLES_DIR = REPO / "ansible" / "roles"
+
+# Written by site.yml's first play: the profile, has_gpu, install, hardware_checked, data_path and
+# the host's groups. RAGFLEET_HARDWARE_MANIFEST names another file on the host (tests use it).
+MANIFEST = "/var/lib/ragfleet/hardware-profile.json"
+MANIFEST_ENV = "RAGFLEET_HARDWARE_MANIFEST"
+
+WILDCARDS = {"0.0.0.0", "::", "[::]", "*", ""}
+# What every unit whose process is only a docker client carries (tensorrt-llm, milvus, dcgm).
+DOCKER_CLIENT_HARDENING = (
+    "NoNewPrivileges=true",
+    "ProtectSystem=strict",
+    "ProtectHome=true",
+    "PrivateTmp=true",
+    "ProtectKernelTunables=true",
+    "ProtectKernelModules=true",
+    "ProtectControlGroups=true",
+    "RestrictAddressFamilies=AF_UNIX",
+    "RestrictSUIDSGID=true",
+    "LockPersonality=true",
+    "CapabilityBoundingSet=",
+)
+
+
+def manifest_path() -> str:
+    return os.environ.get(MANIFEST_ENV, MANIFEST)
+
+
+def read_manifest(host: Any) -> dict[str, Any]:
+    path = manifest_path()
+    f = host.file(path)
+    assert f.exists, f"{path} is missing: converge the host with ansible/site.yml first"
+    data: dict[str, Any] = json.loads(f.content_string)
+    return data
+
+
+def role_defaults(role: str) -> dict[str, Any]:
+    """The role's defaults/main.yml as written (templated values stay strings)."""
+    data: dict[str, Any] = yaml.safe_load((ROLES_DIR / role / "defaults" / "main.yml").read_text())
+    return data
+
+
+def deb822(text: str) -> dict[str, str]:
+    """The one stanza of a deb822 .sources file, comments dropped."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(":")
+        assert sep, f"not a deb822 field: {line!r}"
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def unit_lines(text: str) -> list[str]:
+    """A unit file's lines with backslash continuations joined and comments dropped."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [line.strip() for line in joined.splitlines() if line.strip() and line[0] not in "#;"]
+
+
+def unit_values(text: str, key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in unit_lines(text) if line.startswith(f"{key}=")]
+
+
+def missing_lines(text: str, expected: tuple[str, ...]) -> list[str]:
+    lines = set(unit_lines(text))
+    return [line for line in expected if line not in lines]
+
+
+def exec_start(text: str) -> list[str]:
+    values = unit_values(text, "ExecStart")
+    assert len(values) == 1, f"expected one ExecStart, got {values}"
+    return shlex.split(values[0])
+
+
+def option_values(argv: list[str], option: str) -> list[str]:
+    """Values of ``--option VALUE`` and ``--option=VALUE`` in an argument vector."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith(option + "="):
+            values.append(arg.split("=", 1)[1])
+    return values
+
+
+def option_value(argv: list[str], option: str) -> str:
+    values = option_values(argv, option)
+    assert len(values) == 1, f"expected {option} once in the command, got {values}"
+    return values[0]
+
+
+def published_addresses(argv: list[str]) -> dict[str, set[str]]:
+    """Host addresses per published host port, from docker run's ``--publish ADDR:HOST:CONT``."""
+    ports: dict[str, set[str]] = {}
+    for spec in option_values(argv, "--publish") + option_values(argv, "-p"):
+        parts = spec.split(":")
+        assert len(parts) >= 3, f"--publish {spec} does not name a host address"
+        address, host_port = ":".join(parts[:-2]), parts[-2]
+        ports.setdefault(host_port, set()).add(address)
+    return ports
+
+
+def is_pinned(image: str) -> bool:
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag not in {"", "latest"}
+
+
+def package_version(host: Any, name: str) -> str | None:
+    result = host.run(f"dpkg-query -W -f='${{Status}} ${{Version}}' {shlex.quote(name)}")
+    if result.rc != 0 or not result.stdout.startswith("install ok installed"):
+        return None
+    version: str = result.stdout.rsplit(" ", 1)[1]
+    return version
+
+
+def is_held(host: Any, name: str) -> bool:
+    return name in host.check_output("apt-mark showhold").split()
+
+
+def apt_source_problems(host: Any, path: str, keyring: str) -> list[str]:
+    """What is wrong with a role's deb822 source: its key, its trust, its enabled state."""
+    f = host.file(path)
+    if not f.exists:
+        return [f"{path} is missing"]
+    problems = []
+    if (f.user, f.group, f.mode) != ("root", "root", 0o644):
+        problems.append(f"{path} is {f.user}:{f.group} {f.mode:o}, expected root:root 644")
+    fields = deb822(f.content_string)
+    if fields.get("Signed-By") != keyring:
+        problems.append(f"{path} Signed-By {fields.get('Signed-By')!r}, expected {keyring}")
+    uris = fields.get("URIs", "").split()
+    if not uris or not all(uri.startswith("https://") for uri in uris):
+        problems.append(f"{path} URIs {uris} are not all https")
+    if fields.get("Types") != "deb":
+        problems.append(f"{path} Types {fields.get('Types')!r}, expected deb")
+    directory = host.file(str(Path(keyring).parent))
+    if (directory.user, directory.group, directory.mode) != ("root", "root", 0o755):
+        problems.append(f"{directory.path} is not root:root 755")
+    key = host.file(keyring)
+    enabled = fields.get("Enabled", "yes") == "yes"
+    if enabled and not key.exists:
+        problems.append(f"{path} is enabled without its key {keyring}: apt update would fail")
+    if not enabled and key.exists:
+        problems.append(f"{path} is disabled although its key {keyring} was fetched")
+    if key.exists and (key.user, key.mode & 0o022) != ("root", 0):
+        problems.append(f"{keyring} is writable by others than root")
+    return problems

@@ -1,0 +1,103 @@
+"""End to end on a converged all-in-one host (the `default` Molecule scenario), as a user sees it:
+a document ingested and a question answered through the gateway over verified TLS, Redis closed
+to anyone without its password, and nothing listening on every address that should not.
+
+The API key comes from RAGFLEET_TEST_API_KEY (scopes query+ingest); the scenario sets it."""
+
+import os
+import uuid
+
+import pytest
+
+from tests.infra.remote_http import request
+
+pytestmark = pytest.mark.all_in_one
+
+# Ports a wildcard bind is meant for: the gateway's HTTPS, and Prometheus and Alertmanager,
+# which the monitoring security group limits to admin_cidrs (docs/monitoring.md).
+WILDCARD_ALLOWED = {443, 9090, 9093}
+
+
+@pytest.fixture(scope="module")
+def api_key() -> str:
+    key = os.environ.get("RAGFLEET_TEST_API_KEY", "")
+    if not key:
+        pytest.fail("set RAGFLEET_TEST_API_KEY to a key with the query and ingest scopes")
+    return key
+
+
+@pytest.fixture(scope="module")
+def ingested_document(host, gateway_url, gateway_ca, api_key) -> dict[str, str]:
+    """One document whose answer can only come from it; removed again after the module."""
+    doc_id = f"molecule-{uuid.uuid4().hex[:8]}"
+    document = {
+        "id": doc_id,
+        "source": f"molecule/{doc_id}.md",
+        "text": (
+            "The ragfleet Molecule lighthouse stands on Quokka Point. Its lamp is tended by a "
+            "keeper named Orsolya, who paints the tower teal every spring."
+        ),
+        "metadata": {"category": "molecule"},
+    }
+    headers = {"Authorization": f"Bearer {api_key}"}
+    response = request(
+        host,
+        "POST",
+        f"{gateway_url}/documents",
+        json_body={"documents": [document]},
+        headers=headers,
+        cafile=gateway_ca,
+    )
+    assert response.status in (200, 201), response.text
+    assert response.json()["ingested"] == 1
+    yield document
+    request(host, "DELETE", f"{gateway_url}/documents/{doc_id}", headers=headers, cafile=gateway_ca)
+
+
+def test_query_through_the_gateway_answers_with_sources(
+    host, gateway_url, gateway_ca, api_key, ingested_document
+):
+    response = request(
+        host,
+        "POST",
+        f"{gateway_url}/query",
+        json_body={
+            "query": "Who tends the lamp of the lighthouse on Quokka Point?",
+            "context_filter": {"category": "molecule"},
+            "max_results": 3,
+        },
+        headers={"Authorization": f"Bearer {api_key}"},
+        cafile=gateway_ca,
+        timeout=180,
+    )
+    assert response.status == 200, response.text
+    body = response.json()
+    assert body["answer"].strip(), body
+    assert ingested_document["source"] in body["sources"], body["sources"]
+    assert response.header("X-Request-ID"), "the gateway's request id did not come back"
+
+
+def test_the_gateway_refuses_a_query_without_a_key(host, gateway_url, gateway_ca):
+    response = request(
+        host, "POST", f"{gateway_url}/query", json_body={"query": "hi"}, cafile=gateway_ca
+    )
+    assert response.status == 401, response.text
+
+
+def test_redis_requires_its_password(host, manifest):
+    for address in ("127.0.0.1", manifest["address"]):
+        reply = host.run(f"redis-cli -h {address} -p 6379 ping")
+        assert "NOAUTH" in reply.stdout + reply.stderr, (
+            f"Redis on {address} answered {reply.stdout!r}"
+        )
+
+
+def test_nothing_unexpected_listens_on_every_address(host):
+    wildcard = []
+    for socket in host.socket.get_listening_sockets():
+        if not socket.startswith("tcp://"):
+            continue
+        address, _, port = socket[len("tcp://") :].rpartition(":")
+        if address in {"0.0.0.0", "::", "*"} and int(port) not in WILDCARD_ALLOWED:
+            wildcard.append(socket)
+    assert not wildcard, f"listening on every address: {wildcard}"

@@ -1,0 +1,37 @@
+"""The milvus role in lite mode: `milvus-lite server` from its own venv, as the milvus user, on the
+private address only, with its data on the data path."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.milvus
+
+UNIT = "/etc/systemd/system/milvus-lite.service"
+
+
+def test_service_active_and_enabled(host):
+    service = host.service("milvus-lite")
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_runs_as_the_milvus_user_from_its_venv(host):
+    content = host.file(UNIT).content_string
+    assert re.search(r"^User=milvus$", content, re.MULTILINE)
+    assert re.search(r"^ExecStart=/opt/milvus-lite/bin/milvus-lite server ", content, re.MULTILINE)
+    for setting in ("NoNewPrivileges=true", "ProtectSystem=strict", "CapabilityBoundingSet="):
+        assert re.search(rf"^{re.escape(setting)}$", content, re.MULTILINE), setting
+
+
+def test_listens_on_the_private_address_only(host, manifest):
+    listening = [s for s in host.socket.get_listening_sockets() if s.endswith(":19530")]
+    assert listening, "nothing listens on 19530"
+    for socket in listening:
+        assert manifest["address"] in socket, f"Milvus Lite listens on {socket}"
+
+
+def test_data_is_private_to_milvus(host, manifest):
+    data = host.file(f"{manifest['data_path']}/milvus/lite")
+    assert data.is_directory
+    assert (data.user, data.group, data.mode) == ("milvus", "milvus", 0o750)
