@@ -136,9 +136,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     access.handlers = []
     access.propagate = False
     access.setLevel(logging.WARNING)
-    # Milvus Lite's in-process gRPC server lacks AllocTimestamp; pymilvus falls back after an
-    # error the server logs on every index creation. It is noise, not a fault.
-    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     # One line per outbound HTTP call is too much at INFO; failures surface as our own errors.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _configured_for = (level, json_lines)

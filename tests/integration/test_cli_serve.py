@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -34,14 +35,10 @@ def env(tmp_path: Path, llm_server: EmbeddedLLMServer) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def served(
-    env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[tuple[str, Path]]:
-    """`ragfleet serve --workers 2` in its own process group, killed whole at the end."""
-    env = {**env, **getattr(request, "param", {})}
+@contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`ragfleet serve --workers 2` in its own process group, ready; killed whole at the end."""
     port = free_loopback_port()
-    log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [RAGFLEET, "serve", "--port", str(port), "--workers", "2"],
@@ -63,14 +60,37 @@ def served(
             time.sleep(0.3)
         else:
             pytest.fail(f"service not ready in 90 s:\n{log.read_text()}")
-        yield base, log
+        yield process, base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture
+def served(
+    env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Path]]:
+    env = {**env, **getattr(request, "param", {})}
+    log = tmp_path / "serve.log"
+    with serving(env, log) as (_, base):
+        yield base, log
+
+
+def processes_in_group(pgid: int) -> list[str]:
+    """The processes, zombies included, still in a process group (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError):
+            if os.getpgid(int(entry.name)) == pgid:
+                found.append(f"{entry.name} {(entry / 'stat').read_text().split()[2]}")
+    return found
 
 
 def test_ingest_reports_files_and_is_idempotent(env: dict[str, str]) -> None:
@@ -202,3 +222,15 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
     base, _ = served
     response = httpx.get(f"{base}/metrics", headers={"x-forwarded-for": forwarded_for}, timeout=10)
     assert response.status_code == expected
+
+
+def test_sigterm_to_the_main_process_leaves_no_process_behind(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """As systemd stops the unit (KillMode=mixed): SIGTERM to the main process only. Everything it
+    started, workers, sidecars and multiprocessing's resource tracker, is gone when it exits;
+    a straggler would be SIGKILLed and, in a container, cost the whole TimeoutStopSec."""
+    with serving(env, tmp_path / "serve.log") as (process, _):
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert processes_in_group(process.pid) == []

@@ -73,7 +73,23 @@ def run(args: argparse.Namespace) -> int:
             forwarded_allow_ips=split_list(settings.trusted_proxies) or None,
             timeout_graceful_shutdown=30,
         )
+        if settings.workers > 1:
+            reap_resource_tracker()
     return 0
+
+
+def reap_resource_tracker() -> None:
+    """Stop multiprocessing's resource tracker and wait for it, so no process outlives this one.
+
+    uvicorn's spawned workers start the tracker; left alone it exits only once this process has
+    gone, so systemd (``KillMode=mixed``) finds it still running, SIGKILLs it and waits for the
+    cgroup to empty, which in a container on cgroup v1 takes the whole ``TimeoutStopSec``.
+    """
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # no public API for this
+    if callable(stop):
+        stop()
 
 
 def prepare_multiprocess_metrics(settings: Settings) -> None:
