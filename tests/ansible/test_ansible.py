@@ -96,6 +96,23 @@ def test_ansible_lint_production_profile_passes() -> None:
     assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
 
 
+def test_molecule_playbooks_pass_the_production_profile() -> None:
+    """The scenarios' own playbooks (prepare, connect, converge) meet the roles' bar."""
+    playbooks = sorted((REPO / "molecule" / "shared").glob("*.yml"))
+    assert {p.name for p in playbooks} >= {"connect.yml", "converge.yml", "prepare.yml"}
+    result = run(
+        tool("ansible-lint"),
+        "--nocolor",
+        "--offline",
+        "--profile",
+        "production",
+        *playbooks,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("inventory", INVENTORIES)
 @pytest.mark.parametrize("playbook", PLAYBOOKS)
 def test_playbook_syntax_checks_against_inventory(playbook: str, inventory: str) -> None:
