@@ -138,5 +138,8 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     access.setLevel(logging.WARNING)
     # One line per outbound HTTP call is too much at INFO; failures surface as our own errors.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # faiss (imported by Milvus Lite) reports each CPU-specific build it could not load, at INFO,
+    # before loading the generic one that works.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     _configured_for = (level, json_lines)
     _json_info_lines = json_lines and logger.level(level.upper()).no <= logger.level("INFO").no
