@@ -119,10 +119,18 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     if _configured_for == (level, json_lines):
         return
     logger.remove()
+    # diagnose=False: loguru would otherwise print every local variable's value in a traceback,
+    # and those include API keys, passwords in URLs and request bodies.
     if json_lines:
-        logger.add(_json_sink(lambda: sys.stderr), level=level.upper(), enqueue=False)
+        logger.add(
+            _json_sink(lambda: sys.stderr),
+            level=level.upper(),
+            enqueue=False,
+            backtrace=False,
+            diagnose=False,
+        )
     else:
-        logger.add(sys.stderr, level=level.upper())
+        logger.add(sys.stderr, level=level.upper(), backtrace=False, diagnose=False)
     stdlib_level = logging.DEBUG if level.upper() == "TRACE" else level.upper()
     logging.basicConfig(handlers=[InterceptHandler()], level=stdlib_level, force=True)
     for name in ("uvicorn", "uvicorn.error", "litestar"):
