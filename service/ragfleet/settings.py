@@ -9,6 +9,7 @@ two in step.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -86,8 +87,12 @@ class Settings:
 
     # --- security ---------------------------------------------------------------------------
     # Comma-separated ``name:sha256hex:scope+scope`` entries; scopes are query, ingest, admin.
-    # Empty: authentication off (the service warns at start). ``ragfleet keys new`` makes one.
+    # Empty: authentication off, allowed on a loopback host only (the service warns at start).
+    # ``ragfleet keys new`` makes one.
     api_keys: str = ""
+    # ``keys``: a non-loopback host needs API keys. ``off``: serve without keys on any address, for
+    # a deployment that authenticates in front of the service.
+    auth: str = "keys"
     rate_limit_per_minute: int = 0  # per API key (or client address without keys); 0: off
     cors_allow_origins: str = ""  # comma-separated origins; empty: no CORS headers
     trusted_proxies: str = "127.0.0.1"  # X-Forwarded-For is believed only from these
@@ -151,12 +156,33 @@ class Settings:
             self.redis_url == "" or self.redis_url.startswith(("redis://", "rediss://", "unix://")),
             "RAGFLEET_REDIS_URL must start with redis://, rediss:// or unix://",
         )
+        _require(self.auth in {"keys", "off"}, "RAGFLEET_AUTH must be keys or off")
+        _require(
+            not (self.auth == "off" and self.api_keys.strip()),
+            "RAGFLEET_AUTH=off contradicts RAGFLEET_API_KEYS: unset one of them",
+        )
+        _require(
+            self.auth == "off" or bool(self.api_keys.strip()) or is_loopback(self.host),
+            f"RAGFLEET_HOST={self.host} is reachable from other machines but no RAGFLEET_API_KEYS"
+            " are set, so anyone could query and change the corpus: add a key (`ragfleet keys"
+            " new`), bind 127.0.0.1, or set RAGFLEET_AUTH=off if something in front authenticates",
+        )
         _require(self.rate_limit_per_minute >= 0, "RAGFLEET_RATE_LIMIT_PER_MINUTE must be >= 0")
         _require(
             "*" not in split_list(self.cors_allow_origins),
             "RAGFLEET_CORS_ALLOW_ORIGINS must list origins; '*' is refused because the API uses"
             " credentials (Authorization headers)",
         )
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: only this machine can connect there."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def split_list(value: str) -> list[str]:

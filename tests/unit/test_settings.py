@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,40 @@ def test_documented_defaults_match_the_code() -> None:
             else f"`{str(value).lower() if isinstance(value, bool) else value}`"
         )
         assert cell == expected, name
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.1.5", "::", "api.internal"])
+def test_a_non_loopback_host_without_api_keys_is_refused(host: str) -> None:
+    with pytest.raises(SettingsError, match="RAGFLEET_API_KEYS"):
+        Settings.from_env({"RAGFLEET_HOST": host})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost"])
+def test_a_loopback_host_may_run_without_api_keys(host: str) -> None:
+    assert Settings.from_env({"RAGFLEET_HOST": host}).api_keys == ""
+
+
+def test_keys_or_an_explicit_auth_off_allow_a_non_loopback_host() -> None:
+    entry = "web:" + "a" * 64 + ":query"
+    assert Settings.from_env({"RAGFLEET_HOST": "0.0.0.0", "RAGFLEET_API_KEYS": entry}).api_keys
+    assert Settings.from_env({"RAGFLEET_HOST": "0.0.0.0", "RAGFLEET_AUTH": "off"}).auth == "off"
+
+
+def test_auth_off_together_with_keys_is_refused() -> None:
+    entry = "web:" + "a" * 64 + ":query"
+    with pytest.raises(SettingsError, match="RAGFLEET_AUTH=off contradicts"):
+        Settings.from_env({"RAGFLEET_AUTH": "off", "RAGFLEET_API_KEYS": entry})
+
+
+def test_serve_on_a_public_address_without_keys_exits_before_binding() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGFLEET_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "ragfleet.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "RAGFLEET_API_KEYS" in result.stderr
