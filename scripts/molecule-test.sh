@@ -52,6 +52,15 @@ pip download --quiet --disable-pip-version-check --no-deps --dest "$wheelhouse" 
 rm -f "$wheelhouse"/ragfleet-*
 echo "molecule-test: wheelhouse ready in $(($(date +%s) - wheels_start)) s ($(du -sh "$wheelhouse" | cut -f1))"
 
+# Fresh secrets for this run, as an operator makes them: no published value ever reaches a host
+# (site.yml refuses them). The verifiers use the vault's admin key.
+secrets=$root/build/molecule-secrets
+rm -rf "$secrets"
+ragfleet secrets init "$secrets" --vault-password-file "$secrets/vault-pass" \
+  --admin-key-file "$secrets/admin-key" >/dev/null
+RAGFLEET_TEST_API_KEY=$(cat "$secrets/admin-key")
+export RAGFLEET_TEST_API_KEY
+
 jobs_max=${MOLECULE_JOBS:-2}
 logs=$root/build/molecule-logs
 mkdir -p "$logs"

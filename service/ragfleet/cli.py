@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ragfleet.commands.ingest",
     "ragfleet.commands.query",
     "ragfleet.commands.keys",
+    "ragfleet.commands.secrets",
     "ragfleet.commands.profile",
     "ragfleet.commands.provision",
 )
