@@ -464,7 +464,7 @@ def test_haproxy_config_balances_on_readyz_and_guards_the_edge(rendered: Path) -
     assert "uri /readyz" in cfg
     assert "server inference-1 10.20.1.11:8000 check" in cfg
     assert "server inference-2 10.20.1.12:8000 check" in cfg
-    assert "deny deny_status 403 if { path_beg /metrics }" in cfg
+    assert "deny deny_status 403 if { path,url_dec -m reg -i ^(/+\\.)*/+metrics }" in cfg
     assert "del-header X-Forwarded-For" in cfg
     assert "option forwardfor" in cfg
     assert "sc_http_req_rate(0) gt 600" in cfg
