@@ -104,3 +104,21 @@ async def test_typed_metadata_is_filterable_by_range(make_settings: SettingsFact
         )
     assert recent == ["notes/cache.md"]
     assert hardware == ["notes/gpus.md"]
+
+
+async def test_a_document_whose_id_begins_with_a_slash_can_be_deleted(
+    make_settings: SettingsFactory,
+) -> None:
+    rooted = {**GPU_DOC, "id": "/srv/notes/gpus.md"}
+    async with AsyncTestClient(create_app(make_settings())) as client:
+        await _ingest(client, rooted)
+        deleted = await client.delete("/documents//srv/notes/gpus.md")
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["deleted"] == "/srv/notes/gpus.md"
+
+
+async def test_delete_refuses_an_id_ingestion_would_refuse(make_settings: SettingsFactory) -> None:
+    async with AsyncTestClient(create_app(make_settings())) as client:
+        response = await client.delete("/documents/notes%01gpus.md")
+    assert response.status_code == 400
+    assert "control characters" in response.json()["detail"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import unquote
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
@@ -16,6 +18,7 @@ from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import (
     CheckResult,
     DeleteResponse,
+    DocumentId,
     IngestRequest,
     IngestResponse,
     QueryRequest,
@@ -85,14 +88,36 @@ class DocumentController(Controller):
         summary="Delete a document",
     )
     async def remove(
-        self, doc_id: FromPath[str], services: NamedDependency[Services]
+        self,
+        doc_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
     ) -> DeleteResponse:
-        """Remove every chunk of the document; later answers no longer use it."""
-        document = doc_id.lstrip("/")
+        """Remove every chunk of the document; later answers no longer use it. An id that begins
+        with ``/`` is addressed as ``/documents//ID`` or ``/documents/%2FID``."""
+        document = _document_id(request, doc_id)
+        try:
+            msgspec.convert(document, DocumentId)
+        except msgspec.ValidationError as exc:
+            raise ValidationException(
+                f"document id {document!r} is not valid: {exc}; ids are 1-256 characters"
+                " without control characters, as in POST /documents"
+            ) from None
         version = await services.ingestion.delete(document)
         if version is None:
             raise NotFoundException(f"no document with id {document!r}")
         return DeleteResponse(deleted=document, corpus_version=version)
+
+
+def _document_id(request: Request[Any, Any, Any], doc_id: str) -> str:
+    """The id as the client wrote it, taken from the raw path: Litestar merges repeated slashes
+    in the routed one, which would make ``/a`` and ``a`` the same id."""
+    raw = request.scope.get("raw_path") or b""
+    prefix = "/documents/"
+    text = raw.decode("ascii", "replace")
+    if text.startswith(prefix):
+        return unquote(text[len(prefix) :])
+    return doc_id.removeprefix("/")
 
 
 class HealthController(Controller):
