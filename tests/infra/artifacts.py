@@ -160,3 +160,13 @@ def apt_source_problems(host: Any, path: str, keyring: str) -> list[str]:
     if key.exists and (key.user, key.mode & 0o022) != ("root", 0):
         problems.append(f"{keyring} is writable by others than root")
     return problems
+
+
+def prometheus_url(host: Any) -> str:
+    """Prometheus on the monitoring host's private address, the only one it listens on."""
+    return f"http://{read_manifest(host)['address']}:9090"
+
+
+def alertmanager_url(host: Any) -> str:
+    """Alertmanager on the monitoring host's private address, the only one it listens on."""
+    return f"http://{read_manifest(host)['address']}:9093"

@@ -9,32 +9,31 @@ from typing import Any
 
 import pytest
 
+from tests.infra.artifacts import alertmanager_url, prometheus_url
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.alerts
 
-PROMETHEUS = "http://127.0.0.1:9090"
-ALERTMANAGER = "http://127.0.0.1:9093"
 ALERT = "RagfleetTargetDown"
 
 
 def _prometheus_state(host) -> str | None:
     """pending, firing, or None when Prometheus has no such alert."""
-    alerts = request(host, "GET", f"{PROMETHEUS}/api/v1/alerts").json()["data"]["alerts"]
+    alerts = request(host, "GET", f"{prometheus_url(host)}/api/v1/alerts").json()["data"]["alerts"]
     states = {a["state"] for a in alerts if a["labels"].get("alertname") == ALERT}
     return "firing" if "firing" in states else ("pending" if states else None)
 
 
 def _active_at(host) -> float:
     """When Prometheus first saw the alert's expression true (its `for` counts from there)."""
-    alerts = request(host, "GET", f"{PROMETHEUS}/api/v1/alerts").json()["data"]["alerts"]
+    alerts = request(host, "GET", f"{prometheus_url(host)}/api/v1/alerts").json()["data"]["alerts"]
     stamps = [a["activeAt"] for a in alerts if a["labels"].get("alertname") == ALERT]
     assert stamps, f"{ALERT} is not active"
     return datetime.fromisoformat(stamps[0].replace("Z", "+00:00")).timestamp()
 
 
 def _in_alertmanager(host) -> bool:
-    url = f"{ALERTMANAGER}/api/v2/alerts?active=true&filter=alertname%3D%22{ALERT}%22"
+    url = f"{alertmanager_url(host)}/api/v2/alerts?active=true&filter=alertname%3D%22{ALERT}%22"
     alerts: list[dict[str, Any]] = request(host, "GET", url).json()
     return any(a["status"]["state"] == "active" for a in alerts)
 

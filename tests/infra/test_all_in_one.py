@@ -13,9 +13,9 @@ from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.all_in_one
 
-# Ports a wildcard bind is meant for: the gateway's HTTPS, and Prometheus and Alertmanager,
-# which the monitoring security group limits to admin_cidrs (docs/monitoring.md).
-WILDCARD_ALLOWED = {443, 9090, 9093}
+# Ports a wildcard bind is meant for: the gateway's HTTPS and SSH. Everything else listens on
+# loopback or the private address.
+WILDCARD_ALLOWED = {22, 443}
 
 
 @pytest.fixture(scope="module")

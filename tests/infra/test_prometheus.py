@@ -3,12 +3,10 @@ ragfleet's rules loaded without errors, and every target it was given up."""
 
 import pytest
 
+from tests.infra.artifacts import prometheus_url
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.prometheus
-
-PROMETHEUS = "http://127.0.0.1:9090"
-ALERTMANAGER = "http://127.0.0.1:9093"
 
 
 @pytest.mark.parametrize("name", ["prometheus", "prometheus-alertmanager"])
@@ -26,7 +24,7 @@ def test_configuration_and_rules_check(host):
 
 
 def test_rules_loaded_without_errors(host):
-    groups = request(host, "GET", f"{PROMETHEUS}/api/v1/rules").json()["data"]["groups"]
+    groups = request(host, "GET", f"{prometheus_url(host)}/api/v1/rules").json()["data"]["groups"]
     assert groups, "Prometheus loaded no rule groups"
     broken = [
         f"{group['name']}/{rule['name']}: {rule['lastError']}"
@@ -56,7 +54,9 @@ def test_alertmanager_gossip_port_is_closed(host):
 def _wait_for_targets(host, rounds: int = 30) -> list[dict]:
     targets: list[dict] = []
     for _ in range(rounds):
-        data = request(host, "GET", f"{PROMETHEUS}/api/v1/targets?state=active").json()["data"]
+        data = request(host, "GET", f"{prometheus_url(host)}/api/v1/targets?state=active").json()[
+            "data"
+        ]
         targets = data["activeTargets"]
         if targets and all(t["health"] != "unknown" for t in targets):
             break
