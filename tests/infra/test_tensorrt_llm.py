@@ -28,8 +28,9 @@ UNIT = "/etc/systemd/system/tensorrt-llm.service"
 CONFIG_DIR = "/etc/tensorrt-llm"
 OPTIONS = f"{CONFIG_DIR}/extra_llm_api_options.yml"
 PORT = "8001"
-# The profile's quantisation as TensorRT-LLM's QuantAlgo names it (none: no quant_config).
-QUANT_ALGO = {"fp8": "FP8", "int4_awq": "W4A16_AWQ", "int8_wo": "W8A16"}
+# The profile's quantisation as TensorRT-LLM's QuantAlgo names it; only the tensorrt backend takes
+# a quant_config (pytorch reads it from the pre-quantised checkpoint).
+QUANT_ALGO = {"fp8": "FP8", "int8_wo": "W8A16", "int4_wo": "W4A16", "int4_awq": "W4A16_AWQ"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -70,6 +71,7 @@ def test_server_flags_come_from_the_hardware_profile(serve_args, hardware_profil
     options = option_value(serve_args, "--extra_llm_api_options")
     assert options == "/config/extra_llm_api_options.yml"
     assert option_value(serve_args, "--port") == PORT
+    assert option_value(serve_args, "--backend") == trtllm.backend
 
 
 def test_tensor_parallelism_fits_the_profiles_gpus(hardware_profile):
@@ -84,12 +86,14 @@ def test_llm_api_options_carry_the_profiles_quantisation_and_kv_cache(host, hard
     assert options["kv_cache_config"]["free_gpu_memory_fraction"] == (
         trtllm.kv_cache_free_gpu_memory_fraction
     )
-    if trtllm.quantisation in QUANT_ALGO:
+    if trtllm.backend == "tensorrt" and trtllm.quantisation in QUANT_ALGO:
         assert options["quant_config"]["quant_algo"] == QUANT_ALGO[trtllm.quantisation]
     else:
         assert "quant_config" not in options
-    # Per-iteration statistics feed /prometheus/metrics.
-    assert options["enable_iter_perf_stats"] is True
+    # /prometheus/metrics needs return_perf_metrics; its KV-cache gauges on pytorch need
+    # per-iteration statistics too (a field the tensorrt backend refuses).
+    assert options["return_perf_metrics"] is True
+    assert options.get("enable_iter_perf_stats", False) is (trtllm.backend == "pytorch")
 
 
 def test_image_is_the_pinned_release(argv):

@@ -152,6 +152,28 @@ def test_fp8_on_an_ampere_class_profile_is_rejected(profiles: Path) -> None:
         load_profile("small", profiles)
 
 
+def test_weight_only_quantisation_on_the_pytorch_backend_is_rejected(profiles: Path) -> None:
+    edit(profiles / "small.yaml", "backend: tensorrt", "backend: pytorch")
+    with pytest.raises(ProfileError, match=r"int4_awq needs trtllm.backend tensorrt"):
+        load_profile("small", profiles)
+
+
+def test_fp8_on_the_pytorch_backend_needs_a_pre_quantised_checkpoint(profiles: Path) -> None:
+    edit(profiles / "medium.yaml", "nvidia/Llama-3.1-8B-Instruct-FP8", "meta-llama/Llama-3.1-8B")
+    with pytest.raises(ProfileError, match=r"key 'trtllm.model': .*fp8 needs a pre-quantised"):
+        load_profile("medium", profiles)
+
+
+def test_backend_defaults_to_pytorch(profiles: Path) -> None:
+    edit(profiles / "medium.yaml", "  backend: pytorch\n", "")
+    assert load_profile("medium", profiles).trtllm.backend == "pytorch"
+
+
+def test_fp8_profile_is_served_from_nvidias_fp8_checkpoint_on_pytorch() -> None:
+    trtllm = load_profile("medium").trtllm
+    assert (trtllm.backend, trtllm.model) == ("pytorch", "nvidia/Llama-3.1-8B-Instruct-FP8")
+
+
 def test_tensor_parallelism_beyond_the_gpu_count_is_rejected(profiles: Path) -> None:
     edit(profiles / "small.yaml", "tensor_parallel_size: 1", "tensor_parallel_size: 2")
     with pytest.raises(ProfileError, match=r"key 'trtllm.tensor_parallel_size': expected at most"):

@@ -12,15 +12,27 @@ from typing import TypeVar
 import msgspec
 
 from ragfleet.hardware.fit import instance_shortfalls
-from ragfleet.hardware.model import Catalogue, Profile
+from ragfleet.hardware.model import Catalogue, Profile, Quantisation
 
 CATALOGUE_FILE = "aws_instance_types.yaml"
 PROFILES_ENV = "RAGFLEET_HARDWARE_PROFILES"
 # service/ragfleet/hardware/loader.py -> the repository root holds hardware_profiles/.
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[3] / "hardware_profiles"
 
-# FP8 kernels need Ada or Hopper; BF16 needs Ampere or newer.
-MIN_COMPUTE_CAPABILITY = {"fp8": 8.9, "bf16": 8.0}
+# Every quantisation value with the GPU generation it needs: FP8 kernels need Ada or Hopper; BF16
+# needs Ampere or newer; the others add no floor of their own (0.0).
+MIN_COMPUTE_CAPABILITY: dict[Quantisation, float] = {
+    "bf16": 8.0,
+    "fp16": 0.0,
+    "fp8": 8.9,
+    "int8_wo": 0.0,
+    "int4_wo": 0.0,
+    "int4_awq": 0.0,
+}
+# The PyTorch backend runs a checkpoint as it is: unquantised, or a pre-quantised FP8 checkpoint.
+# Weight-only INT8/INT4 needs the TensorRT backend, which quantises the engine while building it.
+# Same set as the tensorrt_llm role's _tensorrt_llm_pytorch_quantisations.
+PYTORCH_QUANTISATIONS: frozenset[Quantisation] = frozenset({"bf16", "fp16", "fp8"})
 MIN_RAID_DEVICES = {"none": 0, "raid0": 2, "raid1": 2, "raid10": 4}
 
 _MSGSPEC_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -79,7 +91,8 @@ def consistency_problems(profile: Profile, file_stem: str, catalogue: Catalogue)
     problems: list[str] = []
     if profile.name != file_stem:
         problems.append(f"key 'name': expected {file_stem!r} (the file name), got {profile.name!r}")
-    needed_sm = MIN_COMPUTE_CAPABILITY.get(profile.trtllm.quantisation, 0.0)
+    problems.extend(_backend_problems(profile))
+    needed_sm = MIN_COMPUTE_CAPABILITY[profile.trtllm.quantisation]
     if profile.gpu.min_compute_capability < needed_sm:
         problems.append(
             f"key 'trtllm.quantisation': {profile.trtllm.quantisation} needs GPUs of "
@@ -111,6 +124,27 @@ def consistency_problems(profile: Profile, file_stem: str, catalogue: Catalogue)
                 + "; ".join(shortfalls)
             )
     return problems
+
+
+def _backend_problems(profile: Profile) -> list[str]:
+    """The backend can serve the quantisation, and on PyTorch the checkpoint holds it."""
+    trtllm = profile.trtllm
+    if trtllm.backend != "pytorch":
+        return []
+    if trtllm.quantisation not in PYTORCH_QUANTISATIONS:
+        return [
+            f"key 'trtllm.quantisation': {trtllm.quantisation} needs trtllm.backend tensorrt "
+            f"(the pytorch backend serves {', '.join(sorted(PYTORCH_QUANTISATIONS))} "
+            "checkpoints as they are)"
+        ]
+    names_fp8 = "fp8" in trtllm.model.lower()
+    if (trtllm.quantisation == "fp8") != names_fp8:
+        return [
+            "key 'trtllm.model': with the pytorch backend the checkpoint holds the quantisation, "
+            "so fp8 needs a pre-quantised FP8 checkpoint and an FP8 checkpoint needs fp8; got "
+            f"{trtllm.model!r} with {trtllm.quantisation}"
+        ]
+    return []
 
 
 def _decode(path: Path, kind: type[_T]) -> _T:

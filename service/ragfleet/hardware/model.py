@@ -14,7 +14,12 @@ NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 Identifier = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$")]
 InstanceTypeName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 ComputeCapability = Annotated[float, msgspec.Meta(ge=5.0, le=20.0)]
+# The one quantisation vocabulary: the tensorrt_llm role accepts exactly these values (its
+# vars/main.yml and meta/argument_specs.yml; tests/unit/test_trtllm_options.py holds them equal).
 Quantisation = Literal["bf16", "fp16", "fp8", "int8_wo", "int4_wo", "int4_awq"]
+# How trtllm-serve runs the model: pytorch serves the checkpoint as it is, tensorrt builds an
+# engine (and quantises it while building).
+Backend = Literal["pytorch", "tensorrt"]
 RaidLevel = Literal["none", "raid0", "raid1", "raid10"]
 
 
@@ -55,6 +60,7 @@ class TrtLlmSettings(_Strict):
     tensor_parallel_size: PositiveInt
     max_batch_size: PositiveInt
     kv_cache_free_gpu_memory_fraction: Annotated[float, msgspec.Meta(gt=0.0, le=1.0)]
+    backend: Backend = "pytorch"
 
 
 class RoleSize(_Strict):
