@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Controller, Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -23,6 +23,7 @@ import ragfleet
 from ragfleet.api.controllers import DocumentController, HealthController, QueryController
 from ragfleet.api.errors import EXCEPTION_HANDLERS
 from ragfleet.api.hit_path import CacheHitPath
+from ragfleet.api.llm_metrics import llm_metrics_controller
 from ragfleet.api.openai_compat import OpenAIController
 from ragfleet.api.request_context import RequestContextMiddleware
 from ragfleet.api.streaming import QueryStreamController
@@ -61,18 +62,23 @@ def provide_services(state: State) -> Services:
     return services
 
 
-def _metrics_controller(settings: Settings) -> type[PrometheusController]:
-    """``/metrics`` (Litestar's Prometheus controller, multiprocess-aware) behind an allow-list."""
+def _metrics_controllers(settings: Settings) -> list[type[Controller]]:
+    """``/metrics`` (Litestar's Prometheus controller, multiprocess-aware) and, when configured,
+    the LLM server's relayed at ``/metrics/llm``, both behind one address allow-list."""
     networks = parse_networks(
         split_list(settings.metrics_allow_from), "RAGFLEET_METRICS_ALLOW_FROM"
     )
+    guard = peer_allowed(networks)
 
     class MetricsController(PrometheusController):
         path = "/metrics"
-        guards = [peer_allowed(networks)]
+        guards = [guard]
         include_in_schema = False
 
-    return MetricsController
+    controllers: list[type[Controller]] = [MetricsController]
+    if settings.llm_metrics_url:
+        controllers.append(llm_metrics_controller(settings.llm_metrics_url, guard))
+    return controllers
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -124,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DocumentController,
             HealthController,
             OpenAIController,
-            _metrics_controller(settings),
+            *_metrics_controllers(settings),
         ],
         dependencies={"services": Provide(provide_services, sync_to_thread=False)},
         lifespan=[lifespan],

@@ -97,6 +97,10 @@ class Settings:
     cors_allow_origins: str = ""  # comma-separated origins; empty: no CORS headers
     trusted_proxies: str = "127.0.0.1"  # X-Forwarded-For is believed only from these
     metrics_allow_from: str = "127.0.0.1/32,::1/128"  # who may GET /metrics
+    # The LLM server's own Prometheus endpoint (trtllm-serve's /prometheus/metrics on loopback),
+    # served again at /metrics/llm to the same addresses, so the LLM server itself need not
+    # listen beyond loopback. Empty: no /metrics/llm.
+    llm_metrics_url: str = ""
 
     # --- logging ----------------------------------------------------------------------------
     log_level: str = "INFO"
@@ -148,6 +152,10 @@ class Settings:
         _require(
             self.log_level.upper() in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
             "RAGFLEET_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        )
+        _require(
+            self.llm_metrics_url == "" or self.llm_metrics_url.startswith(("http://", "https://")),
+            "RAGFLEET_LLM_METRICS_URL must start with http:// or https://",
         )
         _require(self.search_timeout_s > 0, "RAGFLEET_SEARCH_TIMEOUT_S must be > 0")
         _require(self.cache_ttl_s >= 1, "RAGFLEET_CACHE_TTL_S must be at least 1 second")

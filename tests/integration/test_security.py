@@ -107,3 +107,17 @@ async def test_cors_answers_only_allowed_origins(make_settings: SettingsFactory)
 async def test_without_cors_origins_no_cors_headers_are_sent(corpus_client: Any) -> None:
     response = await corpus_client.get("/healthz", headers={"origin": "https://app.example.com"})
     assert "access-control-allow-origin" not in response.headers
+
+
+async def test_the_llm_metrics_relay_shares_the_metrics_allow_list(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(llm_metrics_url="http://127.0.0.1:9/prometheus/metrics")
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/metrics/llm")  # the test client's address is not loopback
+    assert response.status_code == 403
+    assert "RAGFLEET_METRICS_ALLOW_FROM" in response.json()["detail"]
+
+
+async def test_without_an_llm_metrics_url_there_is_no_relay(secured: Any) -> None:
+    assert (await secured.get("/metrics/llm")).status_code == 404
