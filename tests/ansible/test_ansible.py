@@ -545,10 +545,46 @@ def test_redis_config_gives_the_service_an_acl_user_without_dangerous_commands(
         anonymous.get("ragfleet:probe")
 
 
+def test_redis_config_gives_the_exporter_a_user_that_can_only_read(
+    redis_on_rendered_config: int,
+) -> None:
+    import redis
+
+    admin = redis.Redis(port=redis_on_rendered_config, password="test-admin-password-0123")
+    admin.set("ragfleet:answer", "cached")
+    exporter = redis.Redis(
+        port=redis_on_rendered_config,
+        username="redis_exporter",
+        password="test-exporter-password-0123",
+    )
+    # What redis_exporter reads on every scrape.
+    assert exporter.ping()
+    assert "used_memory" in exporter.info()
+    assert exporter.config_get("maxmemory")
+    exporter.slowlog_get()
+    exporter.execute_command("LATENCY", "LATEST")
+    exporter.execute_command("CLIENT", "LIST")
+    denied = [
+        lambda: exporter.set("ragfleet:answer", "poisoned"),
+        lambda: exporter.delete("ragfleet:answer"),
+        lambda: exporter.flushall(),
+        lambda: exporter.config_set("maxmemory", "1mb"),
+        lambda: exporter.execute_command("CLIENT", "KILL", "TYPE", "normal"),
+        lambda: exporter.slowlog_reset(),
+        lambda: exporter.eval("return redis.call('SET', KEYS[1], 'x')", 1, "ragfleet:answer"),
+        lambda: exporter.publish("ragfleet:invalidate", "x"),
+    ]
+    for attempt in denied:
+        with pytest.raises(redis.exceptions.ResponseError, match=r"NOPERM|no permissions"):
+            attempt()
+    assert admin.get("ragfleet:answer") == b"cached"
+
+
 def test_redis_config_keeps_passwords_out_of_the_file(rendered: Path) -> None:
     conf = (rendered / "redis.conf").read_text()
     assert "test-admin-password-0123" not in conf
     assert "test-app-password-0123" not in conf
+    assert "test-exporter-password-0123" not in conf
 
 
 def test_environment_file_holds_every_setting_in_systemd_quoting(rendered: Path) -> None:

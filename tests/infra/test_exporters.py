@@ -4,8 +4,11 @@ password readable by root and redis_exporter only. Where the binaries were insta
 the units and started nothing, and these tests check exactly that."""
 
 import re
+import time
 
 import pytest
+
+from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.exporters
 
@@ -57,6 +60,23 @@ def test_redis_exporter_secret_file(host):
     listen = re.search(r"^REDIS_EXPORTER_WEB_LISTEN_ADDRESS=(\S+):9121$", content, re.MULTILINE)
     assert listen, "redis_exporter.env sets no listen address"
     assert listen.group(1) not in {"0.0.0.0", "", "[::]"}
+
+
+def test_redis_exporter_reads_redis_as_its_read_only_user(host):
+    """Logged in as the redis role's exporter user, not the admin, and it gets through."""
+    env = host.file("/etc/redis_exporter/redis_exporter.env").content_string
+    assert re.search(r"^REDIS_USER=redis_exporter$", env, re.MULTILINE), "not the exporter user"
+    if not host.service("redis_exporter").is_running:
+        pytest.skip("redis_exporter is not installed on this host")
+    listen = re.search(r"^REDIS_EXPORTER_WEB_LISTEN_ADDRESS=(\S+)$", env, re.MULTILINE)
+    url = f"http://{listen.group(1)}/metrics"
+    for _ in range(30):  # the first scrape after a (re)start can race Redis's own start
+        metrics = request(host, "GET", url).text
+        if re.search(r"^redis_up 1$", metrics, re.MULTILINE):
+            break
+        time.sleep(1)
+    assert re.search(r"^redis_up 1$", metrics, re.MULTILINE), "redis_exporter cannot log in"
+    assert re.search(r"^redis_memory_used_bytes \d", metrics, re.MULTILINE)
 
 
 def test_textfile_collector_directory(host):

@@ -52,6 +52,7 @@ def generate() -> FleetSecrets:
     variables: dict[str, Any] = {
         "vault_redis_password": random_password(),
         "vault_redis_app_password": random_password(),
+        "vault_redis_exporter_password": random_password(),
         "vault_minio_access_key": "ragfleet-" + random_password(12).lower(),
         "vault_minio_secret_key": random_password(),
         "vault_grafana_admin_password": random_password(),
