@@ -166,7 +166,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Rendered
         "prometheus_scrape_timeout": "1s",
         "prometheus_evaluation_interval": "1s",
     }
-    for name in ("node_exporter", "redis_exporter", "milvus", "trtllm", "dcgm_exporter"):
+    for name in ("node_exporter", "redis_exporter", "milvus", "dcgm_exporter"):
         extra[f"prometheus_{name}_port"] = free_loopback_port()  # nothing listens there
     (work / "extra.json").write_text(json.dumps(extra))
     env = {

@@ -119,7 +119,7 @@ def test_scrape_targets_follow_the_inventory_groups(rendered: Rendered, ports: P
     assert _instances(targets["prometheus"]) == {"mon-1"}
     config = load_yaml(rendered.prometheus("prometheus.yml"))
     by_job = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert by_job["trtllm"]["metrics_path"] == "/prometheus/metrics"
+    assert by_job["trtllm"]["metrics_path"] == "/metrics/llm"
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         f"127.0.0.1:{ports.alertmanager}"
     ]
