@@ -42,6 +42,18 @@ locals {
 
   vpc_id    = var.vpc_id != null ? var.vpc_id : module.network[0].vpc_id
   subnet_id = var.subnet_id != null ? var.subnet_id : module.network[0].subnet_id
+
+  # A public gateway is the SSH jump host for every host without a public address.
+  gateway_is_jump_host = var.gateway_count > 0 && contains(var.public_ip_roles, "gateway")
+
+  # Roles outside public_ip_roles get an explicit false: a brought-in subnet that maps public
+  # addresses must not give them one, and hosts that had one are replaced rather than kept public.
+  # moto (aws_endpoint_url set) reads an instance launched with an explicit value back wrong (no
+  # security groups, a public address), so there private hosts are left to the subnet, which the
+  # network module creates without public addresses.
+  public_ip = { for role in ["inference", "datastore", "monitoring", "gateway"] :
+    role => contains(var.public_ip_roles, role) ? true : (var.aws_endpoint_url == null ? false : null)
+  }
 }
 
 data "aws_ami" "host" {
@@ -79,12 +91,13 @@ module "network" {
 module "security_groups" {
   source = "./modules/security_groups"
 
-  name         = var.name
-  vpc_id       = local.vpc_id
-  admin_cidrs  = var.admin_cidrs
-  client_cidrs = var.client_cidrs
-  egress_cidrs = var.egress_cidrs
-  tags         = local.tags
+  name             = var.name
+  vpc_id           = local.vpc_id
+  admin_cidrs      = var.admin_cidrs
+  client_cidrs     = var.client_cidrs
+  egress_cidrs     = var.egress_cidrs
+  ssh_from_gateway = local.gateway_is_jump_host
+  tags             = local.tags
 }
 
 module "inference" {
@@ -98,7 +111,7 @@ module "inference" {
   subnet_id                   = local.subnet_id
   vpc_security_group_ids      = module.security_groups.role_security_group_ids["inference"]
   key_name                    = aws_key_pair.admin.key_name
-  associate_public_ip_address = var.associate_public_ip_address
+  associate_public_ip_address = local.public_ip["inference"]
   detailed_monitoring         = var.detailed_monitoring
   root_volume_size_gib        = try(local.profile.aws.root_volume_gib, 100)
   data_volume_size_gib        = try(local.profile.aws.data_volume_gib, 0)
@@ -118,12 +131,38 @@ module "support" {
   subnet_id                   = local.subnet_id
   vpc_security_group_ids      = module.security_groups.role_security_group_ids[each.key]
   key_name                    = aws_key_pair.admin.key_name
-  associate_public_ip_address = var.associate_public_ip_address
+  associate_public_ip_address = local.public_ip[each.key]
   detailed_monitoring         = var.detailed_monitoring
   root_volume_size_gib        = 50
   data_volume_size_gib        = try(local.profile.aws.roles[each.key].data_volume_gib, 0)
+  data_volume_prevent_destroy = each.key == "datastore" && var.datastore_volume_deletion_protection
+  data_volume_tags            = each.key == "datastore" && var.datastore_snapshots_enabled ? local.datastore_snapshot_target_tags : {}
   kms_key_id                  = var.kms_key_id
   tags                        = local.tags
+}
+
+# Data volumes were all `aws_ebs_volume.data` before modules/host split them into a protected and
+# an unprotected resource: existing volumes keep their EBS volume under the new address. With
+# datastore_volume_deletion_protection = false an old datastore volume still lands in
+# data_protected, and the plan stops until it is moved on (docs/terraform.md).
+moved {
+  from = module.support["datastore"].aws_ebs_volume.data
+  to   = module.support["datastore"].aws_ebs_volume.data_protected
+}
+
+moved {
+  from = module.inference.aws_ebs_volume.data
+  to   = module.inference.aws_ebs_volume.data_unprotected
+}
+
+moved {
+  from = module.support["monitoring"].aws_ebs_volume.data
+  to   = module.support["monitoring"].aws_ebs_volume.data_unprotected
+}
+
+moved {
+  from = module.support["gateway"].aws_ebs_volume.data
+  to   = module.support["gateway"].aws_ebs_volume.data_unprotected
 }
 
 # A type outside the profile's vetted list still works when it meets the minimums (the

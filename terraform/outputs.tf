@@ -5,10 +5,13 @@ locals {
     monitoring    = module.support["monitoring"].hosts
     gateway       = module.support["gateway"].hosts
   }
+
+  # Hosts without a public address are reached by jumping through the first gateway.
+  ssh_jump = local.gateway_is_jump_host ? "-o ProxyJump=${var.ssh_user}@${module.support["gateway"].hosts[0].ansible_host}" : null
 }
 
 output "ansible_inventory" {
-  description = "Ansible YAML inventory: hosts grouped by role (gpu_inference, datastore, monitoring, gateway), the profile as group var ragfleet_profile."
+  description = "Ansible YAML inventory: hosts grouped by role (gpu_inference, datastore, monitoring, gateway), the profile as group var ragfleet_profile. ansible_host is a host's public address if its role is in public_ip_roles, else its private address, and then ansible_ssh_common_args jumps through the public gateway (when there is one)."
   value = yamlencode({
     all = {
       vars = {
@@ -19,12 +22,12 @@ output "ansible_inventory" {
       children = {
         for group, hosts in local.inventory_groups : group => {
           hosts = {
-            for host in hosts : host.name => {
+            for host in hosts : host.name => merge({
               ansible_host  = host.ansible_host
               private_ip    = host.private_ip
               instance_id   = host.id
               instance_type = host.instance_type
-            }
+            }, host.public || local.ssh_jump == null ? {} : { ansible_ssh_common_args = local.ssh_jump })
           }
         }
       }
@@ -48,13 +51,23 @@ output "inference_instance_type" {
 }
 
 output "hosts" {
-  description = "Hosts by role: name, id, instance type, private and public IP."
+  description = "Hosts by role: name, id, instance type, private and public IP, whether a public IP was asked for, ansible_host."
   value       = local.inventory_groups
 }
 
 output "storage" {
   description = "Root and data volume of every host, by host name."
   value       = merge(module.inference.storage, [for role in keys(local.support_roles) : module.support[role].storage]...)
+}
+
+output "datastore_snapshot_policy_id" {
+  description = "ID of the DLM policy snapshotting the datastore volume; null when datastore_snapshots_enabled is false."
+  value       = one(aws_dlm_lifecycle_policy.datastore[*].id)
+}
+
+output "dlm_role_arn" {
+  description = "IAM role DLM snapshots as; with kms_key_id set, the key policy must let this role use the key."
+  value       = one(aws_iam_role.dlm[*].arn)
 }
 
 output "security_group_ids" {

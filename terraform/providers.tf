@@ -1,8 +1,8 @@
 # The instance metadata service is never consulted for credentials or region, so nothing here can
 # reach 169.254.169.254: give credentials through the environment or a shared profile.
-# aws_endpoint_url points EC2, STS and IAM at an emulator (moto) and skips the checks that need AWS.
-# The account ID is still requested (from the emulator's STS): without it the provider cannot tell
-# its own security groups from another account's and reports rule references as drift.
+# aws_endpoint_url points EC2, STS, IAM and DLM at an emulator (moto) and skips the checks that
+# need AWS. The account ID is still requested (from the emulator's STS): without it the provider
+# cannot tell its own security groups from another account's and reports rule references as drift.
 provider "aws" {
   region = var.region
 
@@ -14,5 +14,6 @@ provider "aws" {
     ec2 = var.aws_endpoint_url
     sts = var.aws_endpoint_url
     iam = var.aws_endpoint_url
+    dlm = var.aws_endpoint_url
   }
 }

@@ -119,28 +119,33 @@ variable "availability_zone" {
 }
 
 variable "admin_cidrs" {
-  description = "IPv4 CIDRs allowed SSH and the monitoring UIs. 0.0.0.0/0 is rejected."
+  description = "IPv4 CIDRs allowed SSH (every host) and the monitoring UIs. Each must be a /16 or narrower: 0.0.0.0/0, 0.0.0.0/1 and any prefix shorter than /16 are rejected. IPv6 is not accepted (the rules are IPv4)."
   type        = list(string)
 
   validation {
-    condition     = length(var.admin_cidrs) > 0 && alltrue([for cidr in var.admin_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
-    error_message = "admin_cidrs must list at least one valid IPv4 CIDR."
+    condition     = length(var.admin_cidrs) > 0 && alltrue([for cidr in var.admin_cidrs : can(cidrnetmask(cidr))])
+    error_message = "admin_cidrs must list at least one valid IPv4 CIDR such as 203.0.113.0/24 (IPv6 is not accepted); invalid: ${join(", ", [for cidr in var.admin_cidrs : cidr if !can(cidrnetmask(cidr))])}."
   }
 
   validation {
-    condition     = alltrue([for cidr in var.admin_cidrs : try(tonumber(split("/", cidr)[1]) > 0, false)])
-    error_message = "admin_cidrs must not contain 0.0.0.0/0: SSH and the monitoring UIs are for admin networks only."
+    condition     = alltrue([for cidr in var.admin_cidrs : !can(cidrnetmask(cidr)) || tonumber(split("/", cidr)[1]) >= 16])
+    error_message = "admin_cidrs entries must be /16 or narrower (no prefix shorter than /16, so never 0.0.0.0/0 or 0.0.0.0/1): SSH and the monitoring UIs are for admin networks only; too broad: ${join(", ", [for cidr in var.admin_cidrs : cidr if can(cidrnetmask(cidr)) && try(tonumber(split("/", cidr)[1]) < 16, false)])}."
   }
 }
 
 variable "client_cidrs" {
-  description = "IPv4 CIDRs allowed to reach the gateway on 443; empty keeps the gateway closed."
+  description = "IPv4 CIDRs allowed to reach the gateway on 443; empty keeps the gateway closed. Exactly 0.0.0.0/0 makes the API public; otherwise each must be a /8 or narrower (0.0.0.0/1 and other /1-/7 prefixes are rejected)."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for cidr in var.client_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
-    error_message = "Every client_cidrs entry must be a valid IPv4 CIDR."
+    condition     = alltrue([for cidr in var.client_cidrs : can(cidrnetmask(cidr))])
+    error_message = "Every client_cidrs entry must be a valid IPv4 CIDR (IPv6 is not accepted); invalid: ${join(", ", [for cidr in var.client_cidrs : cidr if !can(cidrnetmask(cidr))])}."
+  }
+
+  validation {
+    condition     = alltrue([for cidr in var.client_cidrs : !can(cidrnetmask(cidr)) || cidr == "0.0.0.0/0" || tonumber(split("/", cidr)[1]) >= 8])
+    error_message = "client_cidrs entries must be exactly 0.0.0.0/0 (a public API) or /8 and narrower; a /1 to /7 such as 0.0.0.0/1 is rejected: ${join(", ", [for cidr in var.client_cidrs : cidr if can(cidrnetmask(cidr)) && cidr != "0.0.0.0/0" && try(tonumber(split("/", cidr)[1]) < 8, false)])}."
   }
 }
 
@@ -155,10 +160,49 @@ variable "egress_cidrs" {
   }
 }
 
-variable "associate_public_ip_address" {
-  description = "Give hosts public IPv4 addresses so Ansible can reach them from admin networks; set false behind a VPN or bastion."
+variable "public_ip_roles" {
+  description = "Roles whose hosts get a public IPv4 address: the gateway only by default (it serves HTTPS and is the SSH jump host). Adding inference, datastore or monitoring is an opt-in that puts those hosts on the internet behind their security groups. Hosts without one are reached by ProxyJump through the gateway (set in the inventory) or AWS SSM; see docs/terraform.md."
+  type        = set(string)
+  default     = ["gateway"]
+
+  validation {
+    condition     = alltrue([for role in var.public_ip_roles : contains(["inference", "datastore", "monitoring", "gateway"], role)])
+    error_message = "public_ip_roles may only contain inference, datastore, monitoring and gateway."
+  }
+}
+
+variable "datastore_volume_deletion_protection" {
+  description = "Give the datastore's EBS data volume (Redis and Milvus data) lifecycle.prevent_destroy, so no plan can delete it, `destroy` included. DANGEROUS to turn off: it exists so a typo or a count change cannot wipe the data. Switching it on an existing deployment needs `terraform state mv` first (docs/terraform.md)."
   type        = bool
   default     = true
+}
+
+variable "datastore_snapshots_enabled" {
+  description = "Snapshot the datastore's data volume on a schedule with AWS Data Lifecycle Manager (a DLM policy and its IAM role). Turn off only where something else backs the volume up, or where DLM is not available (emulators such as moto)."
+  type        = bool
+  default     = true
+}
+
+variable "datastore_snapshot_interval_hours" {
+  description = "Hours between datastore snapshots, from 03:00 UTC."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = contains([1, 2, 3, 4, 6, 8, 12, 24], var.datastore_snapshot_interval_hours)
+    error_message = "datastore_snapshot_interval_hours must be one DLM supports: 1, 2, 3, 4, 6, 8, 12 or 24."
+  }
+}
+
+variable "datastore_snapshot_retain_count" {
+  description = "How many datastore snapshots DLM keeps; the oldest is deleted when a new one is taken."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.datastore_snapshot_retain_count >= 1 && var.datastore_snapshot_retain_count <= 1000 && floor(var.datastore_snapshot_retain_count) == var.datastore_snapshot_retain_count
+    error_message = "datastore_snapshot_retain_count must be a whole number from 1 to 1000 (the DLM limit)."
+  }
 }
 
 variable "detailed_monitoring" {
@@ -207,7 +251,7 @@ variable "kms_key_id" {
 }
 
 variable "aws_endpoint_url" {
-  description = "Endpoint for EC2, STS and IAM, for an emulator such as moto; null talks to AWS."
+  description = "Endpoint for EC2, STS, IAM and DLM, for an emulator such as moto; null talks to AWS. When set, hosts outside public_ip_roles leave the public-IP choice to the subnet instead of an explicit false, which moto reads back wrong."
   type        = string
   default     = null
 

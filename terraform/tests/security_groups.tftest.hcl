@@ -51,7 +51,72 @@ run "service_port_is_open_to_the_gateway_and_prometheus_only" {
   }
 }
 
-run "backends_are_reachable_from_members_only" {
+run "redis_and_milvus_are_open_to_the_inference_hosts_only" {
+  command = apply
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in output.ingress_rules : toset(rule.sources) == toset(["sg:inference"]) && rule.group == "datastore"
+      if contains([6379, 19530], rule.port)
+    ])
+    error_message = "Redis (6379) and Milvus (19530) must be open to the inference group only."
+  }
+
+  assert {
+    condition     = aws_security_group_rule.member_ingress["datastore_redis"].source_security_group_id == aws_security_group.this["inference"].id
+    error_message = "The Redis rule must reference the inference security group."
+  }
+
+  assert {
+    condition     = aws_security_group_rule.member_ingress["datastore_milvus"].source_security_group_id == aws_security_group.this["inference"].id
+    error_message = "The Milvus rule must reference the inference security group."
+  }
+}
+
+run "datastore_metrics_are_open_to_monitoring_only" {
+  command = apply
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  assert {
+    condition = alltrue([
+      for rule in output.ingress_rules : toset(rule.sources) == toset(["sg:monitoring"]) && rule.group == "datastore"
+      if contains([9121, 9091], rule.port)
+    ])
+    error_message = "redis_exporter (9121) and Milvus metrics (9091) must be open to the monitoring group only."
+  }
+
+  assert {
+    condition     = aws_security_group_rule.member_ingress["datastore_redis_exporter"].source_security_group_id == aws_security_group.this["monitoring"].id && aws_security_group_rule.member_ingress["datastore_milvus_metrics"].source_security_group_id == aws_security_group.this["monitoring"].id
+    error_message = "The datastore metrics rules must reference the monitoring security group."
+  }
+}
+
+run "no_datastore_port_is_open_to_every_member" {
+  command = apply
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  assert {
+    condition     = length([for rule in output.ingress_rules : rule if rule.group == "datastore" && contains(rule.sources, "sg:common")]) == 0
+    error_message = "No datastore port may be open to the common group (every host of the deployment)."
+  }
+
+  assert {
+    condition     = length([for rule in output.ingress_rules : rule if rule.group == "datastore"]) == 4
+    error_message = "The datastore group has exactly four rules: Redis, Milvus and their metrics."
+  }
+}
+
+run "other_backends_are_reachable_from_members_only" {
   command = apply
 
   module {
@@ -61,15 +126,65 @@ run "backends_are_reachable_from_members_only" {
   assert {
     condition = alltrue([
       for rule in output.ingress_rules : toset(rule.sources) == toset(["sg:common"])
-      if contains([6379, 19530, 9091, 8001, 9100, 9121, 9400], rule.port)
+      if contains([9100, 9400], rule.port)
     ])
-    error_message = "Redis, Milvus, TensorRT-LLM and the exporters must be open to deployment members only."
+    error_message = "The host exporters must be open to deployment members only."
   }
 
   assert {
-    condition     = length([for rule in output.ingress_rules : rule if contains([6379, 19530, 9091, 8001, 9100, 9121, 9400], rule.port)]) == 7
+    condition     = length([for rule in output.ingress_rules : rule if contains([6379, 19530, 9091, 9100, 9121, 9400], rule.port)]) == 6
     error_message = "Each backend and exporter port must have exactly one rule."
   }
+}
+
+run "ssh_from_the_gateway_is_opt_in" {
+  command = apply
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  variables {
+    ssh_from_gateway = true
+  }
+
+  assert {
+    condition     = toset(flatten([for rule in output.ingress_rules : rule.sources if rule.port == 22])) == toset(["203.0.113.0/24", "sg:gateway"])
+    error_message = "With ssh_from_gateway, SSH is open to the admin CIDRs and the gateway group."
+  }
+
+  assert {
+    condition     = aws_security_group_rule.member_ingress["common_ssh_from_gateway"].source_security_group_id == aws_security_group.this["gateway"].id
+    error_message = "The jump-host rule must reference the gateway security group."
+  }
+}
+
+run "module_rejects_an_over_broad_admin_cidr" {
+  command = plan
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  variables {
+    admin_cidrs = ["0.0.0.0/1"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "module_rejects_half_the_internet_as_client_cidr" {
+  command = plan
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  variables {
+    client_cidrs = ["0.0.0.0/1", "128.0.0.0/1"]
+  }
+
+  expect_failures = [var.client_cidrs]
 }
 
 run "monitoring_uis_are_open_to_admin_networks_only" {
@@ -128,5 +243,20 @@ run "egress_is_limited_to_web_and_members" {
   assert {
     condition     = toset([for rule in aws_security_group_rule.internet_egress : rule.from_port]) == toset([80, 443])
     error_message = "Egress to the internet must be limited to HTTP and HTTPS."
+  }
+}
+
+run "trtllm_serve_is_not_reachable_from_other_hosts" {
+  command = apply
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  # trtllm-serve has no authentication: it is published on the GPU host's loopback only and
+  # Prometheus reads its metrics through the service's /metrics/llm on port 8000.
+  assert {
+    condition     = length([for rule in output.ingress_rules : rule if rule.port == 8001]) == 0
+    error_message = "No rule may open trtllm-serve's port 8001."
   }
 }

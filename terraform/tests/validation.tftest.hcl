@@ -6,6 +6,18 @@ mock_provider "aws" {
       id = "ami-0123456789abcdef0"
     }
   }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/rf-test-dlm"
+    }
+  }
 }
 
 variables {
@@ -80,10 +92,119 @@ run "world_open_admin_cidr_is_rejected" {
   command = plan
 
   variables {
-    admin_cidrs = ["10.0.0.0/8", "0.0.0.0/0"]
+    admin_cidrs = ["203.0.113.0/24", "0.0.0.0/0"]
   }
 
   expect_failures = [var.admin_cidrs]
+}
+
+run "half_the_internet_as_admin_cidr_is_rejected" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["0.0.0.0/1"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "a_slash_8_admin_cidr_is_rejected" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["10.0.0.0/8"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "an_admin_cidr_just_broader_than_a_slash_16_is_rejected" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["198.50.0.0/15"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "ipv6_admin_cidr_is_rejected" {
+  command = plan
+
+  variables {
+    admin_cidrs = ["::/0"]
+  }
+
+  expect_failures = [var.admin_cidrs]
+}
+
+run "half_the_internet_as_client_cidr_is_rejected" {
+  command = plan
+
+  variables {
+    client_cidrs = ["0.0.0.0/1", "128.0.0.0/1"]
+  }
+
+  expect_failures = [var.client_cidrs]
+}
+
+run "narrow_admin_cidrs_and_a_public_api_are_accepted" {
+  command = plan
+
+  variables {
+    admin_cidrs  = ["198.51.0.0/16", "203.0.113.7/32"]
+    client_cidrs = ["0.0.0.0/0"]
+  }
+
+  assert {
+    condition     = output.ingress_rules["common_ssh"].sources == tolist(["198.51.0.0/16", "203.0.113.7/32"])
+    error_message = "A /16 and a /32 are admin networks SSH may be opened to."
+  }
+
+  assert {
+    condition     = output.ingress_rules["gateway_https"].sources == tolist(["0.0.0.0/0"])
+    error_message = "client_cidrs = [\"0.0.0.0/0\"] is how the gateway serves a public API."
+  }
+}
+
+run "unknown_public_ip_role_is_rejected" {
+  command = plan
+
+  variables {
+    public_ip_roles = ["gateway", "bastion"]
+  }
+
+  expect_failures = [var.public_ip_roles]
+}
+
+run "zero_snapshots_to_keep_is_rejected" {
+  command = plan
+
+  variables {
+    datastore_snapshot_retain_count = 0
+  }
+
+  expect_failures = [var.datastore_snapshot_retain_count]
+}
+
+run "fractional_snapshot_retention_is_rejected" {
+  command = plan
+
+  variables {
+    datastore_snapshot_retain_count = 2.5
+  }
+
+  expect_failures = [var.datastore_snapshot_retain_count]
+}
+
+run "snapshot_interval_dlm_cannot_do_is_rejected" {
+  command = plan
+
+  variables {
+    datastore_snapshot_interval_hours = 5
+  }
+
+  expect_failures = [var.datastore_snapshot_interval_hours]
 }
 
 run "zero_inference_hosts_are_rejected" {

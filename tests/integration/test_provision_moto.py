@@ -1,14 +1,16 @@
 """``ragfleet provision`` end to end against moto on loopback: apply, re-plan without drift, read
 the inventory with ansible-inventory, destroy. moto is started here and always stopped.
 
-Nothing leaves the machine: the provider talks to moto on 127.0.0.1 for EC2, STS and IAM, the
-metadata service is disabled, and credentials are moto's fake ones.
+Nothing leaves the machine: the provider talks to moto on 127.0.0.1 for EC2, STS, IAM and DLM, the
+metadata service is disabled, and credentials are moto's fake ones. stdin is never a terminal, so
+apply and destroy run with --yes (without it they refuse, which is tested too).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -94,28 +96,48 @@ def ragfleet(
         "--var", 'client_cidrs=["198.51.100.0/24"]',
         "--var", f"ssh_public_key={SSH_KEY}",
         "--var", f"ami_name_filter={MOTO_AMI_FILTER}",
-        # moto implements neither detailed monitoring nor reading back inline network interfaces.
+        # moto implements neither detailed monitoring, nor DLM, nor reading back an instance
+        # launched with an explicit public-IP choice (its security groups vanish): with
+        # aws_endpoint_url set, only public hosts send one, so every host is private here.
         "--var", "detailed_monitoring=false",
-        "--var", "associate_public_ip_address=false",
+        "--var", "public_ip_roles=[]",
+        "--var", "datastore_snapshots_enabled=false",
+        # Protected, the datastore volume would (rightly) stop the destroy at the end.
+        "--var", "datastore_volume_deletion_protection=false",
     ]  # fmt: skip
     return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=240, check=False
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
 
 
 @pytest.fixture(scope="module")
 def applied(moto_endpoint: str, workspace: Path) -> Iterator[Path]:
     """Apply once for the module; destroy afterwards even when a test failed."""
-    result = ragfleet("apply", moto_endpoint, workspace)
+    result = ragfleet("apply", moto_endpoint, workspace, "--yes")
     try:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         yield workspace / "inventories" / "rf-moto" / "hosts.yml"
     finally:
-        ragfleet("destroy", moto_endpoint, workspace)
+        ragfleet("destroy", moto_endpoint, workspace, "--yes")
 
 
 def test_apply_writes_the_inventory(applied: Path) -> None:
     assert applied.is_file()
+
+
+def test_apply_without_yes_off_a_terminal_is_refused(
+    applied: Path, moto_endpoint: str, workspace: Path
+) -> None:
+    result = ragfleet("apply", moto_endpoint, workspace)
+    assert result.returncode != 0
+    assert "refusing to apply without confirmation" in result.stderr
+    assert result.stdout == ""
 
 
 def test_replan_after_apply_shows_no_drift(
@@ -137,12 +159,16 @@ def test_ansible_reads_the_inventory_with_hosts_grouped_by_role(applied: Path) -
     assert hostvars["ragfleet_profile"] == "small"
     assert hostvars["instance_type"] == "g6.4xlarge"
     assert hostvars["ansible_host"].startswith("10.42.0.")
+    assert hostvars["ansible_host"] == hostvars["private_ip"]
 
 
 def test_destroy_removes_hosts_and_inventory(
     applied: Path, moto_endpoint: str, workspace: Path
 ) -> None:
-    result = ragfleet("destroy", moto_endpoint, workspace)
+    result = ragfleet("destroy", moto_endpoint, workspace, "--yes")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Destroy complete!" in result.stdout
+    # A saved destroy plan is applied by `terraform apply`, which reports it so.
+    assert re.search(
+        r"Apply complete! Resources: 0 added, 0 changed, [1-9]\d* destroyed", result.stdout
+    )
     assert not applied.exists()

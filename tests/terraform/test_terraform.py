@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.terraform.conftest import REPO, TERRAFORM_DIR, run_terraform
 
 CHECKOV = REPO / ".tools" / "checkov" / "bin" / "checkov"
@@ -37,6 +39,34 @@ def test_terraform_test_passes_with_the_mocked_provider(initialised: dict[str, s
     result = run_terraform(initialised, "test", "-no-color")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "refused_run"),
+    [
+        ("unprotect", "turning_protection_off_is_refused"),
+        ("remove_datastore", "removing_the_datastore_is_refused"),
+    ],
+)
+def test_protected_datastore_volume_stops_a_plan_that_would_delete_it(
+    initialised: dict[str, str], case: str, refused_run: str
+) -> None:
+    """A prevent_destroy error cannot be an expect_failures entry: these test files must fail."""
+    result = run_terraform(
+        initialised,
+        "test",
+        "-no-color",
+        "-test-directory=tests/must_fail",
+        f"-filter=tests/must_fail/{case}.tftest.hcl",
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert 'run "protected_datastore_is_created"... pass' in output
+    assert f'run "{refused_run}"... fail' in output
+    assert (
+        'Resource module.support["datastore"].aws_ebs_volume.data_protected[0] has '
+        "lifecycle.prevent_destroy set, but the plan calls for this resource to be destroyed"
+    ) in output
 
 
 def test_checkov_finds_no_failed_checks() -> None:

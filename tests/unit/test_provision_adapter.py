@@ -5,6 +5,7 @@ Terraform and a configuration that needs no provider (terraform_data is built in
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from python_terraform import Terraform
 
+from ragfleet.cli import main
 from ragfleet.commands.provision import parse_variables
 from ragfleet.provision.deployment import Deployment
 from ragfleet.provision.inventory import InventoryError, remove_inventory, render_inventory
@@ -175,6 +177,170 @@ def test_backend_path_puts_state_where_asked(config_dir: Path, tmp_path: Path) -
 def test_failed_command_raises_with_terraform_message(adapter: TerraformAdapter) -> None:
     with pytest.raises(TerraformError, match=r"Invalid value for input variable"):
         adapter.apply({"greeting": ["not", "a", "string"]})
+
+
+# --- saved plans: what is applied is what was shown --------------------------------------------
+
+
+def test_saved_plan_applies_exactly_what_was_planned(
+    adapter: TerraformAdapter, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "apply.tfplan"
+    result = adapter.plan({"greeting": "as planned"}, out=plan_file)
+    assert result.changes
+    assert result.plan_file == plan_file
+    assert plan_file.is_file()
+    adapter.apply_plan(plan_file)
+    assert adapter.outputs()["greeting"] == "as planned"
+
+
+def test_stale_saved_plan_is_refused(adapter: TerraformAdapter, tmp_path: Path) -> None:
+    plan_file = tmp_path / "apply.tfplan"
+    adapter.plan({"greeting": "first"}, out=plan_file)
+    adapter.apply({"greeting": "meanwhile"})
+    with pytest.raises(TerraformError, match=r"Saved plan is stale"):
+        adapter.apply_plan(plan_file)
+    assert adapter.outputs()["greeting"] == "meanwhile"
+
+
+def test_saved_destroy_plan_removes_everything(
+    adapter: TerraformAdapter, config_dir: Path, tmp_path: Path
+) -> None:
+    adapter.apply({})
+    plan_file = tmp_path / "destroy.tfplan"
+    result = adapter.plan({}, out=plan_file, destroy=True)
+    assert result.changes
+    assert "1 to destroy" in result.output
+    assert state_resources(config_dir) == ["marker"]
+    adapter.apply_plan(plan_file)
+    assert state_resources(config_dir) == []
+
+
+# --- CLI: provision apply|destroy show the plan and ask ----------------------------------------
+
+CLI_CONFIG = """
+variable "name" {
+  type = string
+}
+
+variable "profile" {
+  type = string
+}
+
+resource "terraform_data" "host" {
+  input = var.name
+}
+
+output "ansible_inventory" {
+  value = yamlencode({ all = { children = {
+    gpu_inference = { hosts = { (terraform_data.host.output) = { ansible_host = "10.0.0.5" } } }
+    datastore     = { hosts = {} }
+    monitoring    = { hosts = {} }
+    gateway       = { hosts = {} }
+  } } })
+}
+"""
+
+
+class Terminal(io.StringIO):
+    """Stands in for stdin on a terminal, with the operator's answers already typed."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class CLI:
+    """``ragfleet provision`` against the provider-free CLI_CONFIG, in tmp dirs."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.config = root / "cli-config"
+        self.config.mkdir()
+        (self.config / "main.tf").write_text(CLI_CONFIG)
+        self.inventory = root / "inventories" / "rf-cli" / "hosts.yml"
+        self.root = root
+        adapter = TerraformAdapter(self.config)
+        adapter.init()
+        monkeypatch.setattr(Deployment, "terraform", lambda _self, mirror=None: adapter)
+        self.monkeypatch = monkeypatch
+
+    def run(self, action: str, stdin: io.StringIO, *extra: str) -> int:
+        self.monkeypatch.setattr("sys.stdin", stdin)
+        return main(
+            [
+                "provision", action, *extra,
+                "--profile", "small",
+                "--name", "rf-cli",
+                "--terraform-dir", str(self.config),
+                "--state-dir", str(self.root / "state"),
+                "--inventories-dir", str(self.root / "inventories"),
+            ]
+        )  # fmt: skip
+
+    def resources(self) -> list[str]:
+        state = self.config / "terraform.tfstate"
+        return state_resources(self.config) if state.exists() else []
+
+
+@pytest.fixture
+def cli(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CLI:
+    return CLI(config_dir.parent, monkeypatch)
+
+
+@pytest.mark.parametrize("action", ["apply", "destroy"])
+def test_without_a_terminal_or_yes_nothing_runs(
+    action: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_terraform(_self: Deployment, mirror: Path | None = None) -> TerraformAdapter:
+        raise AssertionError("terraform must not run without a confirmation")
+
+    monkeypatch.setattr(Deployment, "terraform", no_terraform)
+    monkeypatch.setattr("sys.stdin", io.StringIO("yes\n"))
+    code = main(["provision", action, "--profile", "small", "--name", "rf-cli"])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert f"refusing to {action} without confirmation" in err
+    assert "--yes" in err
+
+
+def test_apply_shows_the_plan_and_a_no_changes_nothing(
+    cli: CLI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.run("apply", Terminal("n\n")) != 0
+    out, err = capsys.readouterr()
+    assert "terraform_data.host will be created" in out
+    assert "Apply deployment rf-cli as planned above? [y/N]" in out
+    assert "cancelled; nothing changed" in err
+    assert cli.resources() == []
+    assert not cli.inventory.exists()
+    assert not (cli.root / "state" / "rf-cli" / "apply.tfplan").exists()
+
+
+def test_end_of_input_on_the_terminal_means_no(cli: CLI) -> None:
+    assert cli.run("apply", Terminal("")) != 0
+    assert cli.resources() == []
+
+
+def test_apply_after_yes_applies_the_saved_plan_and_writes_the_inventory(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unplanned_apply(_self: TerraformAdapter, _variables: object) -> str:
+        raise AssertionError("apply must apply the saved plan, not plan again")
+
+    monkeypatch.setattr(TerraformAdapter, "apply", unplanned_apply)
+    assert cli.run("apply", Terminal("y\n")) == 0
+    assert cli.resources() == ["host"]
+    assert "rf-cli" in cli.inventory.read_text()
+
+
+def test_yes_applies_without_a_terminal_and_destroy_asks_too(cli: CLI) -> None:
+    assert cli.run("apply", io.StringIO(""), "--yes") == 0
+    assert cli.resources() == ["host"]
+    assert cli.run("destroy", Terminal("no\n")) != 0
+    assert cli.resources() == ["host"]
+    assert cli.inventory.exists()
+    assert cli.run("destroy", Terminal("yes\n")) == 0
+    assert cli.resources() == []
+    assert not cli.inventory.exists()
 
 
 # --- CLI pieces --------------------------------------------------------------------------------

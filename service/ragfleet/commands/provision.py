@@ -1,16 +1,26 @@
 """``ragfleet provision plan|apply|destroy``: AWS hosts for a hardware profile, through Terraform.
 
-``apply`` writes ``<inventories>/<name>/hosts.yml`` from Terraform's ``ansible_inventory`` output;
-``destroy`` removes it. Terraform variables come from repeated ``--var key=value``; values
-that parse as JSON (lists, numbers, booleans) keep their type:
-``--var 'admin_cidrs=["192.0.2.0/24"]'``.
+``apply`` and ``destroy`` save a plan, show it, ask for confirmation on a terminal (``--yes``
+skips the question; without a terminal and without ``--yes`` they refuse), then apply that saved
+plan, so what changes is exactly what was shown. ``apply`` writes ``<inventories>/<name>/hosts.yml``
+from Terraform's ``ansible_inventory`` output; ``destroy`` removes it. Terraform variables come
+from repeated ``--var key=value``; values that parse as JSON (lists, numbers, booleans) keep their
+type: ``--var 'admin_cidrs=["192.0.2.0/24"]'``.
 """
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ragfleet.provision.deployment import Deployment
+    from ragfleet.provision.terraform_adapter import TerraformAdapter
+
+    Runner = Callable[[TerraformAdapter, dict[str, Any], Deployment], int]
+    AfterApply = Callable[[TerraformAdapter, Deployment], None]
 
 EXIT_FAILED = 1
 EXIT_PLAN_HAS_CHANGES = 2
@@ -35,6 +45,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     destroy.set_defaults(func=_destroy)
     for action in (plan, apply, destroy):
         _add_common_options(action)
+    for action in (apply, destroy):
+        action.add_argument(
+            "--yes",
+            action="store_true",
+            help="apply the plan shown without asking (automation); without it, ask on a "
+            "terminal and refuse elsewhere",
+        )
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +93,7 @@ def parse_variables(pairs: list[str]) -> dict[str, Any]:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    def run(tf: Any, variables: dict[str, Any], _deployment: Any) -> int:
+    def run(tf: "TerraformAdapter", variables: dict[str, Any], _deployment: "Deployment") -> int:
         result = tf.plan(variables)
         print(result.output, end="")
         return EXIT_PLAN_HAS_CHANGES if result.changes and args.detailed_exitcode else 0
@@ -85,30 +102,66 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from ragfleet.provision.inventory import render_inventory, write_inventory
+    def write(tf: "TerraformAdapter", deployment: "Deployment") -> None:
+        from ragfleet.provision.inventory import render_inventory, write_inventory
 
-    def run(tf: Any, variables: dict[str, Any], deployment: Any) -> int:
-        print(tf.apply(variables), end="")
         text = render_inventory(tf.outputs()["ansible_inventory"], deployment.name)
         print(f"inventory written to {write_inventory(deployment.inventory_file, text)}")
-        return 0
 
-    return _with_terraform(args, run)
+    return _apply_confirmed_plan(args, "apply", write)
 
 
 def _destroy(args: argparse.Namespace) -> int:
-    from ragfleet.provision.inventory import remove_inventory
+    def remove(_tf: "TerraformAdapter", deployment: "Deployment") -> None:
+        from ragfleet.provision.inventory import remove_inventory
 
-    def run(tf: Any, variables: dict[str, Any], deployment: Any) -> int:
-        print(tf.destroy(variables), end="")
         if remove_inventory(deployment.inventory_file):
             print(f"inventory removed: {deployment.inventory_file}")
+
+    return _apply_confirmed_plan(args, "destroy", remove)
+
+
+def _apply_confirmed_plan(args: argparse.Namespace, action: str, after: "AfterApply") -> int:
+    """Save a plan, show it, get a yes (``--yes`` or the terminal), apply exactly that plan."""
+    if not args.yes and not sys.stdin.isatty():
+        print(
+            f"ragfleet provision {action}: refusing to {action} without confirmation: stdin is "
+            "not a terminal. Review `ragfleet provision plan`, then pass --yes.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+    def run(tf: "TerraformAdapter", variables: dict[str, Any], deployment: "Deployment") -> int:
+        plan_file = deployment.plan_file(action)
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result = tf.plan(variables, out=plan_file, destroy=action == "destroy")
+            print(result.output, end="")
+            if result.changes:
+                if not (args.yes or _confirmed(action, deployment.name)):
+                    print(
+                        f"ragfleet provision {action}: cancelled; nothing changed", file=sys.stderr
+                    )
+                    return EXIT_FAILED
+                print(tf.apply_plan(plan_file), end="")
+            after(tf, deployment)
+        finally:
+            plan_file.unlink(missing_ok=True)
         return 0
 
     return _with_terraform(args, run)
 
 
-def _with_terraform(args: argparse.Namespace, run: Any) -> int:
+def _confirmed(action: str, name: str) -> bool:
+    """y/N on the terminal: anything but y or yes (end of input included) means no."""
+    try:
+        answer = input(f"\n{action.capitalize()} deployment {name} as planned above? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _with_terraform(args: argparse.Namespace, run: "Runner") -> int:
     """Check inputs, initialise Terraform for the deployment, run, report failures plainly."""
     from ragfleet.hardware import ProfileError, load_profile
     from ragfleet.provision.deployment import Deployment
@@ -126,7 +179,7 @@ def _with_terraform(args: argparse.Namespace, run: Any) -> int:
             inventories_root=args.inventories_dir,
         )
         variables = deployment.variables(parse_variables(args.variables))
-        code: int = run(deployment.terraform(), variables, deployment)
+        code = run(deployment.terraform(), variables, deployment)
     except (ProfileError, ValueError, MirrorNotFoundError, InventoryError) as error:
         print(f"ragfleet provision: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -49,6 +49,10 @@ class Deployment:
     def inventory_file(self) -> Path:
         return self.inventories_root / self.name / "hosts.yml"
 
+    def plan_file(self, action: str) -> Path:
+        """Where ``apply``/``destroy`` save the plan they show and then apply."""
+        return self.workdir / f"{action}.tfplan"
+
     def variables(self, extra: Mapping[str, Any]) -> dict[str, Any]:
         """Terraform variables: ``--var`` values, with name and profile always from the command."""
         return {**extra, "name": self.name, "profile": self.profile}

@@ -13,6 +13,10 @@ python-terraform 0.10.1 (2019) predates Terraform 1.x. Against Terraform 1.11:
 * It has no way to pass environment variables: it copies ``os.environ``. We set ours for the
   duration of each call and restore the previous values afterwards.
 
+``plan(out=FILE)`` followed by ``apply_plan(FILE)`` applies exactly the plan that was shown (the
+saved plan is the positional argument, and no ``-var`` may go with it); ``plan(destroy=True)``
+does the same for a destroy. Terraform refuses a saved plan once the state has moved on.
+
 Tests in tests/unit/test_provision_adapter.py run the raw calls against a real Terraform to show
 each breakage, and the adapter to show each workaround.
 """
@@ -47,6 +51,7 @@ class TerraformError(Exception):
 class PlanResult:
     changes: bool
     output: str
+    plan_file: Path | None = None
 
 
 class TerraformAdapter:
@@ -70,13 +75,29 @@ class TerraformAdapter:
             backend_config=dict(backend_config or {}) or None,
         )
 
-    def plan(self, variables: Mapping[str, Any]) -> PlanResult:
-        """Plan; ``changes`` comes from ``-detailed-exitcode`` (0 none, 2 some)."""
+    def plan(
+        self, variables: Mapping[str, Any], out: Path | None = None, destroy: bool = False
+    ) -> PlanResult:
+        """Plan; ``changes`` comes from ``-detailed-exitcode`` (0 none, 2 some).
+
+        ``out`` saves the plan for :meth:`apply_plan`; ``destroy`` plans deleting everything.
+        """
+        options: dict[str, Any] = {"var": dict(variables), "input": False}
+        if out is not None:
+            options["out"] = str(out)
+        if destroy:
+            options["destroy"] = IsFlagged
         with self._environment():
-            code, out, err = self._tf.plan(var=dict(variables), input=False)
+            code, stdout, err = self._tf.plan(**options)
         if code not in (PLAN_NO_CHANGES, PLAN_CHANGES):
-            raise TerraformError("plan", code, out, err)
-        return PlanResult(changes=code == PLAN_CHANGES, output=out)
+            raise TerraformError("plan", code, stdout, err)
+        return PlanResult(changes=code == PLAN_CHANGES, output=stdout, plan_file=out)
+
+    def apply_plan(self, plan_file: Path) -> str:
+        """Apply a plan saved by ``plan(out=plan_file)``, and nothing else."""
+        # A saved plan is applied without a prompt; skip_plan=True only keeps python-terraform
+        # from adding -auto-approve=false.
+        return self._checked("apply", self._tf.apply, dir_or_plan=str(plan_file), skip_plan=True)
 
     def apply(self, variables: Mapping[str, Any]) -> str:
         # skip_plan=True is what makes python-terraform send -auto-approve=true instead of =false.

@@ -65,7 +65,7 @@ variable "key_name" {
 }
 
 variable "associate_public_ip_address" {
-  description = "Give the hosts a public IPv4 address (for SSH from admin networks without a bastion); false leaves it to the subnet, which the network module creates without public addresses."
+  description = "true gives the hosts a public IPv4 address; false refuses one explicitly, even in a subnet that maps public addresses on launch (and replaces hosts that have one); null leaves it to the subnet, only for emulators that cannot read back an explicit value."
   type        = bool
   default     = false
 }
@@ -96,6 +96,18 @@ variable "data_volume_size_gib" {
     condition     = var.data_volume_size_gib >= 0 && var.data_volume_size_gib <= 16384
     error_message = "data_volume_size_gib must be from 0 (no volume) to 16384."
   }
+}
+
+variable "data_volume_prevent_destroy" {
+  description = "Create the data volumes with lifecycle.prevent_destroy: Terraform then refuses any plan that would delete them. Changing it on existing hosts needs `terraform state mv` between aws_ebs_volume.data_protected and aws_ebs_volume.data_unprotected first."
+  type        = bool
+  default     = false
+}
+
+variable "data_volume_tags" {
+  description = "Extra tags for the data volumes only, e.g. the tag a snapshot (DLM) policy targets."
+  type        = map(string)
+  default     = {}
 }
 
 variable "kms_key_id" {

@@ -1,10 +1,13 @@
 # Security groups for a ragfleet deployment: one `common` group on every host (SSH from admins,
-# exporters and any traffic between members, HTTP(S) out) plus one group per role for what only
-# that role serves. Every rule is its own resource so tests and reviews can name it.
+# node_exporter, HTTP(S) out) plus one group per role for what only that role serves, opened to
+# the one role that uses it: Redis and Milvus to the inference hosts, their metrics to monitoring.
+# Every rule is its own resource so tests and reviews can name it.
 # aws_security_group_rule is used rather than the newer per-rule resources: those read same-account
 # group references back as "<account>/<sg>" from some endpoints (moto) and show drift on every plan.
 
 locals {
+  # A group's description cannot change without replacing the group, so these stay as first
+  # written even where the rules have since narrowed (datastore: see member_rule_templates).
   groups = {
     common     = "Every ragfleet host: SSH from admin networks, traffic between deployment members, HTTP(S) egress."
     inference  = "GPU inference hosts: the ragfleet service from the gateway and Prometheus, TensorRT-LLM and DCGM from members."
@@ -14,17 +17,22 @@ locals {
   }
 
   # Rules whose source is another group of this deployment.
-  member_rules = {
+  member_rule_templates = {
     common_node_exporter     = { group = "common", port = var.ports.node_exporter, from = "common", description = "node_exporter scraped from inside the deployment" }
     inference_service        = { group = "inference", port = var.ports.service, from = "gateway", description = "ragfleet service from the gateway" }
     inference_service_scrape = { group = "inference", port = var.ports.service, from = "monitoring", description = "ragfleet /metrics scraped by Prometheus (the service allow-lists its address)" }
-    inference_trtllm         = { group = "inference", port = var.ports.trtllm, from = "common", description = "TensorRT-LLM (trtllm-serve) from inside the deployment" }
     inference_dcgm_exporter  = { group = "inference", port = var.ports.dcgm_exporter, from = "common", description = "DCGM exporter scraped from inside the deployment" }
-    datastore_redis          = { group = "datastore", port = var.ports.redis, from = "common", description = "Redis from inside the deployment" }
-    datastore_redis_exporter = { group = "datastore", port = var.ports.redis_exporter, from = "common", description = "redis_exporter scraped from inside the deployment" }
-    datastore_milvus         = { group = "datastore", port = var.ports.milvus, from = "common", description = "Milvus gRPC from inside the deployment" }
-    datastore_milvus_metrics = { group = "datastore", port = var.ports.milvus_metrics, from = "common", description = "Milvus health and metrics from inside the deployment" }
+    datastore_redis          = { group = "datastore", port = var.ports.redis, from = "inference", description = "Redis from the inference hosts (the service cache)" }
+    datastore_redis_exporter = { group = "datastore", port = var.ports.redis_exporter, from = "monitoring", description = "redis_exporter scraped by Prometheus" }
+    datastore_milvus         = { group = "datastore", port = var.ports.milvus, from = "inference", description = "Milvus gRPC from the inference hosts (retrieval)" }
+    datastore_milvus_metrics = { group = "datastore", port = var.ports.milvus_metrics, from = "monitoring", description = "Milvus health and metrics scraped by Prometheus" }
   }
+
+  # With ssh_from_gateway the gateway is the SSH jump host (ProxyJump) for hosts without a public
+  # address; without it, SSH reaches hosts from admin_cidrs only.
+  member_rules = merge(local.member_rule_templates, var.ssh_from_gateway ? {
+    common_ssh_from_gateway = { group = "common", port = var.ports.ssh, from = "gateway", description = "SSH jumped through the gateway (ProxyJump) to hosts without a public address" }
+  } : {})
 
   # Rules whose source is a list of CIDRs; a rule with no CIDRs is left out (the port stays closed).
   cidr_rule_templates = {

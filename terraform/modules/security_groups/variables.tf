@@ -14,7 +14,7 @@ variable "vpc_id" {
 }
 
 variable "admin_cidrs" {
-  description = "IPv4 CIDRs allowed to reach SSH and the monitoring UIs (Grafana, Prometheus, Alertmanager). World-open ranges are rejected."
+  description = "IPv4 CIDRs allowed to reach SSH and the monitoring UIs (Grafana, Prometheus, Alertmanager). Each must be a /16 or narrower: 0.0.0.0/0, 0.0.0.0/1 and every prefix shorter than /16 are rejected. IPv6 is not accepted (the rules are IPv4)."
   type        = list(string)
 
   validation {
@@ -23,25 +23,36 @@ variable "admin_cidrs" {
   }
 
   validation {
-    condition     = alltrue([for cidr in var.admin_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
-    error_message = "Every admin_cidrs entry must be a valid IPv4 CIDR such as 203.0.113.0/24."
+    condition     = alltrue([for cidr in var.admin_cidrs : can(cidrnetmask(cidr))])
+    error_message = "Every admin_cidrs entry must be a valid IPv4 CIDR such as 203.0.113.0/24 (IPv6 is not accepted); got ${join(", ", [for cidr in var.admin_cidrs : cidr if !can(cidrnetmask(cidr))])}."
   }
 
   validation {
-    condition     = alltrue([for cidr in var.admin_cidrs : !can(cidrhost(cidr, 0)) || try(tonumber(split("/", cidr)[1]) > 0, false)])
-    error_message = "admin_cidrs must not contain 0.0.0.0/0: SSH and the monitoring UIs are for admin networks only."
+    condition     = alltrue([for cidr in var.admin_cidrs : !can(cidrnetmask(cidr)) || tonumber(split("/", cidr)[1]) >= 16])
+    error_message = "admin_cidrs entries must be /16 or narrower (no prefix shorter than /16, so never 0.0.0.0/0 or 0.0.0.0/1): SSH and the monitoring UIs are for admin networks only; too broad: ${join(", ", [for cidr in var.admin_cidrs : cidr if can(cidrnetmask(cidr)) && try(tonumber(split("/", cidr)[1]) < 16, false)])}."
   }
 }
 
 variable "client_cidrs" {
-  description = "IPv4 CIDRs allowed to reach the gateway on HTTPS (443). Empty closes the gateway to everyone."
+  description = "IPv4 CIDRs allowed to reach the gateway on HTTPS (443); empty closes the gateway. Exactly 0.0.0.0/0 opens a public API; otherwise each must be a /8 or narrower (0.0.0.0/1 and other /1-/7 prefixes are rejected)."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for cidr in var.client_cidrs : can(cidrhost(cidr, 0)) && !strcontains(cidr, ":")])
-    error_message = "Every client_cidrs entry must be a valid IPv4 CIDR."
+    condition     = alltrue([for cidr in var.client_cidrs : can(cidrnetmask(cidr))])
+    error_message = "Every client_cidrs entry must be a valid IPv4 CIDR (IPv6 is not accepted); got ${join(", ", [for cidr in var.client_cidrs : cidr if !can(cidrnetmask(cidr))])}."
   }
+
+  validation {
+    condition     = alltrue([for cidr in var.client_cidrs : !can(cidrnetmask(cidr)) || cidr == "0.0.0.0/0" || tonumber(split("/", cidr)[1]) >= 8])
+    error_message = "client_cidrs entries must be exactly 0.0.0.0/0 (a public API) or /8 and narrower; a /1 to /7 such as 0.0.0.0/1 is rejected: ${join(", ", [for cidr in var.client_cidrs : cidr if can(cidrnetmask(cidr)) && cidr != "0.0.0.0/0" && try(tonumber(split("/", cidr)[1]) < 8, false)])}."
+  }
+}
+
+variable "ssh_from_gateway" {
+  description = "Also allow SSH into every host from the gateway group, so the gateway can be the ProxyJump host for hosts without a public address."
+  type        = bool
+  default     = false
 }
 
 variable "egress_cidrs" {
