@@ -94,6 +94,28 @@ for scenario in "${!pids[@]}"; do
 done
 echo "molecule-test: ${#scenarios[@]} scenario(s) in $(($(date +%s) - all_start)) s"
 
+# The scenarios converge with --diff, as an operator reviewing a change would: no value of the
+# vault may appear anywhere in their output (a template of a secret-bearing file without
+# no_log or diff: false would print it).
+leaked=$(ansible-vault view --vault-password-file "$secrets/vault-pass" "$secrets/vault.yml" |
+  python3 -c '
+import pathlib, sys, yaml
+secrets = {name: value for name, value in yaml.safe_load(sys.stdin).items()
+           if isinstance(value, str) and len(value) >= 12}
+for log in sorted(pathlib.Path(sys.argv[1]).glob("*.log")):
+    text = log.read_text(errors="replace")
+    for name, value in secrets.items():
+        if value in text:
+            print(f"{log.name}: {name}")
+' "$logs")
+if [ -n "$leaked" ]; then
+  echo "molecule-test: vault values printed in the scenario logs:" >&2
+  echo "$leaked" | sed 's/^/  /' >&2
+  failed+=(secret-leak)
+else
+  echo "molecule-test: no vault value in the scenario logs (converged with --diff)"
+fi
+
 if [ ${#failed[@]} -gt 0 ]; then
   echo "molecule-test: failed: ${failed[*]}" >&2
   exit 1
