@@ -2,6 +2,7 @@
 roles' defaults on the controller (pinned versions and images), deb822 apt sources and systemd
 units as the roles write them."""
 
+import base64
 import json
 import os
 import re
@@ -170,3 +171,12 @@ def prometheus_url(host: Any) -> str:
 def alertmanager_url(host: Any) -> str:
     """Alertmanager on the monitoring host's private address, the only one it listens on."""
     return f"http://{read_manifest(host)['address']}:9093"
+
+
+def monitoring_auth(host: Any) -> dict[str, str]:
+    """The Authorization header Prometheus itself sends to Alertmanager (read from the host's
+    prometheus.yml): Prometheus and Alertmanager answer nothing without it."""
+    config = yaml.safe_load(host.file("/etc/prometheus/prometheus.yml").content_string)
+    auth = config["alerting"]["alertmanagers"][0]["basic_auth"]
+    token = base64.b64encode(f"{auth['username']}:{auth['password']}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import testinfra
 
-from tests.infra.artifacts import prometheus_url, read_manifest
+from tests.infra.artifacts import monitoring_auth, prometheus_url, read_manifest
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.multi_host
@@ -153,6 +153,7 @@ def test_a_stopped_service_costs_no_query_and_shows_down(
                 monitoring_host,
                 "GET",
                 f"{prometheus_url(monitoring_host)}/api/v1/query?query=up%7Bjob%3D%22ragfleet%22%7D%3D%3D0",
+                headers=monitoring_auth(monitoring_host),
             ).json()["data"]["result"]
             down = [r for r in result if r["metric"].get("instance") == name]
             time.sleep(2)

@@ -3,7 +3,7 @@ ragfleet's rules loaded without errors, and every target it was given up."""
 
 import pytest
 
-from tests.infra.artifacts import prometheus_url
+from tests.infra.artifacts import alertmanager_url, monitoring_auth, prometheus_url
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.prometheus
@@ -24,7 +24,9 @@ def test_configuration_and_rules_check(host):
 
 
 def test_rules_loaded_without_errors(host):
-    groups = request(host, "GET", f"{prometheus_url(host)}/api/v1/rules").json()["data"]["groups"]
+    groups = request(
+        host, "GET", f"{prometheus_url(host)}/api/v1/rules", headers=monitoring_auth(host)
+    ).json()["data"]["groups"]
     assert groups, "Prometheus loaded no rule groups"
     broken = [
         f"{group['name']}/{rule['name']}: {rule['lastError']}"
@@ -54,12 +56,21 @@ def test_alertmanager_gossip_port_is_closed(host):
 def _wait_for_targets(host, rounds: int = 30) -> list[dict]:
     targets: list[dict] = []
     for _ in range(rounds):
-        data = request(host, "GET", f"{prometheus_url(host)}/api/v1/targets?state=active").json()[
-            "data"
-        ]
+        data = request(
+            host,
+            "GET",
+            f"{prometheus_url(host)}/api/v1/targets?state=active",
+            headers=monitoring_auth(host),
+        ).json()["data"]
         targets = data["activeTargets"]
         if targets and all(t["health"] != "unknown" for t in targets):
             break
         host.run("sleep 2")
     assert targets, "Prometheus has no targets"
     return targets
+
+
+def test_prometheus_and_alertmanager_refuse_requests_without_the_password(host):
+    for base in (prometheus_url(host), alertmanager_url(host)):
+        assert request(host, "GET", f"{base}/-/ready").status == 401, base
+        assert request(host, "GET", f"{base}/-/ready", headers=monitoring_auth(host)).status == 200

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import httpx
 import pytest
 import yaml
@@ -24,6 +25,8 @@ from ragfleet.adapters.ports import free_loopback_port
 from tests.integration.conftest import TEST_MAX_TOKENS, llm_server  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
+# The basic-auth password of the live Prometheus and Alertmanager (a test value).
+MONITORING_PASSWORD = "test-monitoring-password-0123"
 ROLES = REPO / "ansible" / "roles"
 PROMETHEUS_ROLE = ROLES / "prometheus"
 GRAFANA_ROLE = ROLES / "grafana"
@@ -158,6 +161,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Rendered
         "render_out": str(out),
         "prometheus_rules_dir": str(rules_dir),
         "prometheus_hardware_profiles_dir": str(REPO / "hardware_profiles"),
+        "prometheus_basic_auth_password": MONITORING_PASSWORD,
+        "prometheus_basic_auth_password_bcrypt": bcrypt.hashpw(
+            MONITORING_PASSWORD.encode(), bcrypt.gensalt(rounds=4)
+        ).decode(),
+        "grafana_datasource_basic_auth_password": MONITORING_PASSWORD,
         "prometheus_ragfleet_port": ports.ragfleet,
         "prometheus_web_listen_address": f"127.0.0.1:{ports.prometheus}",
         "prometheus_alertmanager_web_listen_address": f"127.0.0.1:{ports.alertmanager}",
@@ -280,6 +288,8 @@ class Stack:
     alertmanager: str
     prometheus_log: Path
     alertmanager_log: Path
+    # Both run with the rendered web.yml: every request needs the basic-auth user.
+    auth: tuple[str, str] = ("ragfleet", MONITORING_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -297,6 +307,7 @@ def monitoring_stack(
             f"--config.file={rendered.prometheus('alertmanager.yml')}",
             f"--storage.path={work / 'alertmanager'}",
             f"--web.listen-address=127.0.0.1:{ports.alertmanager}",
+            f"--web.config.file={rendered.prometheus('web.yml')}",
             "--cluster.listen-address=",
         ],
         work / "alertmanager.log",
@@ -307,6 +318,7 @@ def monitoring_stack(
             f"--config.file={rendered.prometheus('prometheus.yml')}",
             f"--storage.tsdb.path={work / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{ports.prometheus}",
+            f"--web.config.file={rendered.prometheus('web.yml')}",
             # Firing alerts are re-sent every minute by default; the first send can come before
             # the Alertmanager is discovered. Re-send every second so the test need not wait.
             "--rules.alert.resend-delay=1s",
@@ -325,7 +337,7 @@ def monitoring_stack(
             prometheus.assert_running()
             alertmanager.assert_running()
             return all(
-                httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
+                httpx.get(f"{base}/-/ready", auth=stack.auth, timeout=2).status_code == 200
                 for base in (stack.prometheus, stack.alertmanager)
             )
 

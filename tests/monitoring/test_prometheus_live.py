@@ -13,7 +13,7 @@ from tests.monitoring.conftest import RULES_DIR, Stack, load_yaml, wait_for
 
 
 def _rule_groups(stack: Stack) -> list[dict[str, Any]]:
-    response = httpx.get(f"{stack.prometheus}/api/v1/rules", timeout=5)
+    response = httpx.get(f"{stack.prometheus}/api/v1/rules", auth=stack.auth, timeout=5)
     response.raise_for_status()
     groups: list[dict[str, Any]] = response.json()["data"]["groups"]
     return groups
@@ -43,7 +43,9 @@ def test_every_rule_loads_and_evaluates_without_error(monitoring_stack: Stack) -
 
 
 def _query(stack: Stack, expr: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{stack.prometheus}/api/v1/query", params={"query": expr}, timeout=5)
+    response = httpx.get(
+        f"{stack.prometheus}/api/v1/query", params={"query": expr}, auth=stack.auth, timeout=5
+    )
     response.raise_for_status()
     result: list[dict[str, Any]] = response.json()["data"]["result"]
     return result
@@ -80,6 +82,7 @@ def _alerts(stack: Stack, *filters: str) -> list[dict[str, Any]]:
     response = httpx.get(
         f"{stack.alertmanager}/api/v2/alerts",
         params=[("filter", f) for f in filters],
+        auth=stack.auth,
         timeout=5,
     )
     response.raise_for_status()
@@ -99,7 +102,9 @@ def _post(stack: Stack, alerts: list[dict[str, Any]]) -> None:
     ends = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     for alert in alerts:
         alert["endsAt"] = ends
-    response = httpx.post(f"{stack.alertmanager}/api/v2/alerts", json=alerts, timeout=5)
+    response = httpx.post(
+        f"{stack.alertmanager}/api/v2/alerts", json=alerts, auth=stack.auth, timeout=5
+    )
     response.raise_for_status()
 
 
@@ -144,3 +149,12 @@ def test_critical_inhibits_the_warning_of_the_same_alert(monitoring_stack: Stack
         return result if len(result) == 2 and "unprocessed" not in result.values() else {}
 
     assert wait_for(states, "alerts processed") == {"critical": "active", "warning": "suppressed"}
+
+
+def test_prometheus_and_alertmanager_refuse_requests_without_the_password(
+    monitoring_stack: Stack,
+) -> None:
+    for base in (monitoring_stack.prometheus, monitoring_stack.alertmanager):
+        assert httpx.get(f"{base}/-/ready", timeout=5).status_code == 401, base
+        wrong = ("ragfleet", "not-the-password")
+        assert httpx.get(f"{base}/-/ready", auth=wrong, timeout=5).status_code == 401, base

@@ -57,12 +57,27 @@ def generate() -> FleetSecrets:
         "vault_minio_secret_key": random_password(),
         "vault_grafana_admin_password": random_password(),
         "vault_gateway_stats_password": random_password(),
+        **monitoring_credentials(random_password()),
         "vault_ragfleet_api_keys": [f"{ADMIN_KEY_NAME}:{hash_key(admin_key)}:admin"],
         "vault_hf_token": "",
         "vault_gateway_tls_certificate": "",
         "vault_gateway_tls_private_key": "",
     }
     return FleetSecrets(variables=variables, admin_key=admin_key)
+
+
+def monitoring_credentials(password: str) -> dict[str, str]:
+    """The password of Prometheus' and Alertmanager's basic auth and its bcrypt hash.
+
+    Their web config takes only the hash; making it here, once, keeps every converge identical
+    (a hash made on each run would carry a new salt and rewrite the file every time).
+    """
+    try:
+        import bcrypt
+    except ImportError as exc:
+        raise VaultError("hashing needs bcrypt: pip install 'ragfleet[infra]'") from exc
+    digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
+    return {"vault_monitoring_password": password, "vault_monitoring_password_bcrypt": digest}
 
 
 def render(variables: dict[str, Any]) -> str:
