@@ -658,6 +658,31 @@ def test_every_unit_template_is_rendered_by_the_render_playbook(rendered: Path) 
 
 
 @pytest.mark.parametrize("unit", UNIT_TEMPLATES)
+def test_container_units_never_make_the_docker_client_read_a_secret_file(
+    rendered: Path, unit: str
+) -> None:
+    """`docker run --env-file F` opens F in the client, which runs as the unit's unprivileged
+    user and may not read the root-only file: systemd reads it instead, docker gets names."""
+    text = (rendered / unit).read_text()
+    assert "--env-file" not in text, f"{unit}: the docker client cannot read a root-only env file"
+
+
+@pytest.mark.parametrize(
+    ("unit", "env_file"),
+    [("milvus-minio.service", "minio.env"), ("tensorrt-llm.service", "tensorrt-llm.env")],
+)
+def test_container_units_pass_every_variable_of_their_env_file_by_name(
+    rendered: Path, unit: str, env_file: str
+) -> None:
+    text = (rendered / unit).read_text()
+    assert re.search(rf"^EnvironmentFile=/etc/\S+/{re.escape(env_file)}$", text, re.MULTILINE)
+    names = set(re.findall(r"^([A-Z_]+)=", (rendered / env_file).read_text(), re.MULTILINE))
+    passed = set(re.findall(r"--env ([A-Z_]+)", text))
+    assert names, f"{env_file} sets no variable"
+    assert names <= passed, f"{unit} does not pass {sorted(names - passed)}"
+
+
+@pytest.mark.parametrize("unit", UNIT_TEMPLATES)
 def test_systemd_units_are_hardened_and_unprivileged(rendered: Path, unit: str) -> None:
     text = (rendered / unit).read_text()
     for directive in (

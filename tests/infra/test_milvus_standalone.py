@@ -117,3 +117,13 @@ def test_runs_exactly_when_installed(host, manifest, name):
     service = host.service(name)
     assert service.is_running == manifest["install"]
     assert service.is_enabled == manifest["install"]
+
+
+def test_minio_credentials_reach_the_container_through_systemd(host):
+    """The docker client runs as milvus and cannot read the root-only minio.env: systemd reads
+    it (EnvironmentFile=) and `docker run --env NAME` passes each variable."""
+    unit = _unit(host, "milvus-minio")
+    assert unit_values(unit, "EnvironmentFile") == [f"{CONFIG_DIR}/minio.env"]
+    argv = exec_start(unit)
+    assert "--env-file" not in argv
+    assert {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"} <= set(option_values(argv, "--env"))

@@ -162,3 +162,13 @@ def test_runs_exactly_when_installed(host, manifest):
     else:
         assert not service.is_running
         assert not service.is_enabled
+
+
+def test_the_token_reaches_the_container_through_systemd(host):
+    """As in every container unit: systemd reads the env file (EnvironmentFile=) and
+    `docker run --env NAME` passes each variable, so the client never opens a secret file."""
+    unit = host.file(UNIT).content_string
+    assert unit_values(unit, "EnvironmentFile") == [f"{CONFIG_DIR}/tensorrt-llm.env"]
+    argv = exec_start(unit)
+    assert "--env-file" not in argv
+    assert {"HF_HOME", "HF_TOKEN"} <= set(option_values(argv, "--env"))
