@@ -180,3 +180,20 @@ def monitoring_auth(host: Any) -> dict[str, str]:
     auth = config["alerting"]["alertmanagers"][0]["basic_auth"]
     token = base64.b64encode(f"{auth['username']}:{auth['password']}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+# Ports a wildcard bind is meant for: the gateway's HTTPS and SSH. Everything else listens on
+# loopback or the private address.
+WILDCARD_ALLOWED_PORTS = frozenset({22, 443})
+
+
+def wildcard_listeners(host: Any) -> list[str]:
+    """TCP sockets listening on every address (0.0.0.0, ::) on a port not meant for that."""
+    found = []
+    for socket in host.socket.get_listening_sockets():
+        if not socket.startswith("tcp://"):
+            continue
+        address, _, port = socket[len("tcp://") :].rpartition(":")
+        if address in {"0.0.0.0", "::", "*"} and int(port) not in WILDCARD_ALLOWED_PORTS:
+            found.append(socket)
+    return found

@@ -9,13 +9,10 @@ import uuid
 
 import pytest
 
+from tests.infra.artifacts import wildcard_listeners
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.all_in_one
-
-# Ports a wildcard bind is meant for: the gateway's HTTPS and SSH. Everything else listens on
-# loopback or the private address.
-WILDCARD_ALLOWED = {22, 443}
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +90,5 @@ def test_redis_requires_its_password(host, manifest):
 
 
 def test_nothing_unexpected_listens_on_every_address(host):
-    wildcard = []
-    for socket in host.socket.get_listening_sockets():
-        if not socket.startswith("tcp://"):
-            continue
-        address, _, port = socket[len("tcp://") :].rpartition(":")
-        if address in {"0.0.0.0", "::", "*"} and int(port) not in WILDCARD_ALLOWED:
-            wildcard.append(socket)
+    wildcard = wildcard_listeners(host)
     assert not wildcard, f"listening on every address: {wildcard}"

@@ -18,7 +18,12 @@ from typing import Any
 import pytest
 import testinfra
 
-from tests.infra.artifacts import monitoring_auth, prometheus_url, read_manifest
+from tests.infra.artifacts import (
+    monitoring_auth,
+    prometheus_url,
+    read_manifest,
+    wildcard_listeners,
+)
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.multi_host
@@ -160,3 +165,15 @@ def test_a_stopped_service_costs_no_query_and_shows_down(
         assert down, f"Prometheus does not show {name}'s ragfleet target down after 60 s"
     finally:
         stopped.run("systemctl start ragfleet")
+
+
+def test_no_host_of_the_fleet_listens_on_every_address_but_for_ssh_and_https(
+    host, inference_hosts, monitoring_host
+):
+    """The gateway's 443 and SSH only: every other service binds loopback or the private address."""
+    found = {}
+    for member in [host, *inference_hosts, monitoring_host]:
+        wildcard = wildcard_listeners(member)
+        if wildcard:
+            found[member.check_output("hostname")] = wildcard
+    assert not found, f"listening on every address: {found}"
