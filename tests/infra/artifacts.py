@@ -3,6 +3,7 @@ roles' defaults on the controller (pinned versions and images), deb822 apt sourc
 units as the roles write them."""
 
 import base64
+import functools
 import json
 import os
 import re
@@ -163,16 +164,21 @@ def apt_source_problems(host: Any, path: str, keyring: str) -> list[str]:
     return problems
 
 
+# The next three read the host once per test run: the alert test polls them for minutes, and what
+# they read (the manifest, prometheus.yml) does not change while it does.
+@functools.cache
 def prometheus_url(host: Any) -> str:
     """Prometheus on the monitoring host's private address, the only one it listens on."""
     return f"http://{read_manifest(host)['address']}:9090"
 
 
+@functools.cache
 def alertmanager_url(host: Any) -> str:
     """Alertmanager on the monitoring host's private address, the only one it listens on."""
     return f"http://{read_manifest(host)['address']}:9093"
 
 
+@functools.cache
 def monitoring_auth(host: Any) -> dict[str, str]:
     """The Authorization header Prometheus itself sends to Alertmanager (read from the host's
     prometheus.yml): Prometheus and Alertmanager answer nothing without it."""

@@ -113,7 +113,7 @@ def _document_id(request: Request[Any, Any, Any], doc_id: str) -> str:
     """The id as the client wrote it, taken from the raw path: Litestar merges repeated slashes
     in the routed one, which would make ``/a`` and ``a`` the same id."""
     raw = request.scope.get("raw_path") or b""
-    prefix = "/documents/"
+    prefix = DocumentController.path + "/"
     text = raw.decode("ascii", "replace")
     if text.startswith(prefix):
         return unquote(text[len(prefix) :])
