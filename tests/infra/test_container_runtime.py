@@ -1,7 +1,9 @@
 """The container_runtime role: Docker Engine from Docker's repository, pinned and held, with the
 daemon.json the role renders. Without the install switch (CI: download.docker.com is unreachable)
 the role leaves daemon.json and the repository definition, disabled because no key was fetched;
-these tests check exactly that, and the package, hold and service where it was installed."""
+these tests check exactly that, and the package, hold and service where it was installed. With
+container_runtime_source: distribution (the Molecule hosts that run containers) the distribution's
+docker.io runs instead, and no third-party repository is left behind."""
 
 import json
 
@@ -15,6 +17,12 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 SOURCES = "/etc/apt/sources.list.d/docker.sources"
 KEYRING = "/etc/apt/keyrings/docker.asc"
 PACKAGES = ("docker-ce", "docker-ce-cli")
+
+
+@pytest.fixture(scope="module")
+def from_distribution(host) -> bool:
+    """container_runtime_source: distribution installed the distribution's docker.io."""
+    return package_version(host, "docker.io") is not None
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +42,7 @@ def test_daemon_json_is_root_owned(host):
 def test_daemon_uses_the_systemd_cgroup_driver_and_live_restore(daemon):
     assert daemon["exec-opts"] == ["native.cgroupdriver=systemd"]
     assert daemon["live-restore"] is True
+    assert daemon["default-cgroupns-mode"] == "private"
 
 
 def test_daemon_rotates_container_logs(daemon):
@@ -56,12 +65,19 @@ def test_gpu_hosts_register_the_nvidia_runtime_without_making_it_the_default(dae
     assert daemon.get("default-runtime", "runc") == "runc"
 
 
-def test_repository_is_signed_by_its_own_key_and_enabled_only_with_it(host):
+def test_repository_is_signed_by_its_own_key_and_enabled_only_with_it(host, from_distribution):
+    if from_distribution:
+        assert not host.file(SOURCES).exists, "docker.io from the distribution, yet a Docker repo"
+        assert not host.file(KEYRING).exists
+        return
     problems = apt_source_problems(host, SOURCES, KEYRING)
     assert not problems, "\n".join(problems)
 
 
-def test_repository_matches_the_distribution(host):
+def test_repository_matches_the_distribution(host, from_distribution):
+    if from_distribution:
+        assert host.system_info.distribution in {"debian", "ubuntu"}
+        return
     fields = host.file(SOURCES).content_string
     codename = host.system_info.codename
     distribution = host.system_info.distribution
@@ -71,7 +87,14 @@ def test_repository_matches_the_distribution(host):
     assert host.system_info.arch in {"x86_64", "aarch64"}
 
 
-def test_installed_exactly_when_the_repository_is_enabled(host, manifest):
+def test_installed_exactly_when_the_repository_is_enabled(host, manifest, from_distribution):
+    if from_distribution:
+        assert manifest["install"]
+        for name in PACKAGES:
+            assert package_version(host, name) is None, (
+                f"{name} beside the distribution's docker.io"
+            )
+        return
     enabled = "Enabled: yes" in host.file(SOURCES).content_string
     assert enabled == manifest["install"]
     pinned = role_defaults("container_runtime")["container_runtime_docker_version"]
