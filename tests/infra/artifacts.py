@@ -122,6 +122,43 @@ def is_pinned(image: str) -> bool:
     return bool(name) and "/" not in tag and tag not in {"", "latest"}
 
 
+# Where no registry is reachable (Molecule), a unit runs a locally built stand-in of its pinned
+# image (tests/standins/): same tag, this repository name, and a label saying what it stands for.
+STANDIN_REPOSITORY = "ragfleet-standin/"
+
+
+def unit_image(host: Any, argv: list[str], pinned: str) -> str:
+    """The image a container unit runs: the pinned one, or its labelled stand-in (same tag)."""
+    if pinned in argv:
+        return pinned
+    tag = pinned.rpartition(":")[2]
+    for token in argv:
+        if token.startswith(STANDIN_REPOSITORY) and token.endswith(f":{tag}"):
+            label = host.check_output(
+                "docker image inspect --format %s %s",
+                '{{ index .Config.Labels "org.ragfleet.standin" }}',
+                token,
+            )
+            assert label, f"{token} is named like a stand-in but is not labelled as one"
+            return str(token)
+    raise AssertionError(f"the unit runs neither {pinned} nor a stand-in tagged {tag}: {argv}")
+
+
+def runs_trtllm_serve(manifest: dict[str, Any]) -> bool:
+    """A GPU inference host the roles installed: its service generates through trtllm-serve."""
+    gpu_inference = "gpu_inference" in manifest["groups"]
+    return bool(manifest["has_gpu"] and manifest["install"] and gpu_inference)
+
+
+def trtllm_completions_since(host: Any, since: str) -> int:
+    """Completion requests trtllm-serve answered since a `date +%s` of the host, from the access
+    lines in its container's journal (docker's journald log driver)."""
+    journal = host.check_output(
+        f"journalctl --no-pager --output cat CONTAINER_NAME=tensorrt-llm --since @{since}"
+    )
+    return len(re.findall(r'"POST /v1/(?:chat/)?completions HTTP/1\.[01]" 200', journal))
+
+
 def package_version(host: Any, name: str) -> str | None:
     result = host.run(f"dpkg-query -W -f='${{Status}} ${{Version}}' {shlex.quote(name)}")
     if result.rc != 0 or not result.stdout.startswith("install ok installed"):

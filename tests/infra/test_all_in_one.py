@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.infra.artifacts import wildcard_listeners
+from tests.infra.artifacts import runs_trtllm_serve, trtllm_completions_since, wildcard_listeners
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.all_in_one
@@ -72,6 +72,32 @@ def test_query_through_the_gateway_answers_with_sources(
     assert body["answer"].strip(), body
     assert ingested_document["source"] in body["sources"], body["sources"]
     assert response.header("X-Request-ID"), "the gateway's request id did not come back"
+
+
+def test_the_answer_is_generated_by_the_hosts_trtllm_serve(
+    host, manifest, gateway_url, gateway_ca, api_key, ingested_document
+):
+    """On a GPU host the service generates through the trtllm-serve container, not its embedded
+    llama.cpp: the container's journal shows the completion request this query caused."""
+    if not runs_trtllm_serve(manifest):
+        pytest.skip("no trtllm-serve here: the service generates with its embedded llama.cpp")
+    since = host.check_output("date +%s")
+    response = request(
+        host,
+        "POST",
+        f"{gateway_url}/query",
+        json_body={
+            "query": "Which colour does the keeper paint the Quokka Point tower?",
+            "context_filter": {"category": "molecule"},
+            "max_results": 3,
+        },
+        headers={"Authorization": f"Bearer {api_key}"},
+        cafile=gateway_ca,
+        timeout=180,
+    )
+    assert response.status == 200, response.text
+    assert response.json()["cached"] is False
+    assert trtllm_completions_since(host, since) >= 1, "trtllm-serve logged no completion"
 
 
 def test_the_gateway_refuses_a_query_without_a_key(host, gateway_url, gateway_ca):

@@ -15,6 +15,7 @@ from tests.infra.artifacts import (
     option_values,
     published_addresses,
     role_defaults,
+    unit_image,
     unit_values,
 )
 
@@ -39,7 +40,7 @@ def _unit(host, name):
 def test_image_is_the_pinned_one(host, name):
     pinned = role_defaults("milvus")[IMAGES[name]]
     assert is_pinned(pinned), f"{pinned} has no pinned tag"
-    assert pinned in exec_start(_unit(host, name))
+    unit_image(host, exec_start(_unit(host, name)), pinned)
 
 
 @pytest.mark.parametrize("name", sorted(IMAGES))

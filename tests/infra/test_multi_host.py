@@ -22,6 +22,8 @@ from tests.infra.artifacts import (
     monitoring_auth,
     prometheus_url,
     read_manifest,
+    runs_trtllm_serve,
+    trtllm_completions_since,
     wildcard_listeners,
 )
 from tests.infra.remote_http import request
@@ -130,9 +132,12 @@ def test_queries_are_spread_over_every_inference_host(
 def test_a_second_host_answers_from_the_cache_the_first_filled(auth, document, inference_hosts):
     first, second = inference_hosts[:2]
     question = f"What is the harbour called? {uuid.uuid4().hex[:6]}"
+    since = first.check_output("date +%s")
     miss = _query(first, f"http://{read_manifest(first)['address']}:8000", auth, question)
     assert miss.status == 200, miss.text
     assert miss.json()["cached"] is False, "a fresh question came from the cache"
+    if runs_trtllm_serve(read_manifest(first)):
+        assert trtllm_completions_since(first, since) >= 1, "the host's trtllm-serve did not answer"
     hit = _query(second, f"http://{read_manifest(second)['address']}:8000", auth, question)
     assert hit.status == 200, hit.text
     assert hit.json()["cached"] is True, "the second host generated again: no shared cache"

@@ -5,12 +5,14 @@ switch (CI: no GPU, NGC unreachable) the role writes the unit and its configurat
 nothing; these tests check the files everywhere and the running server where it was installed."""
 
 import re
+import time
 
 import pytest
 import yaml
 
 from tests.infra.artifacts import (
     DOCKER_CLIENT_HARDENING,
+    STANDIN_REPOSITORY,
     exec_start,
     is_pinned,
     missing_lines,
@@ -18,8 +20,10 @@ from tests.infra.artifacts import (
     option_values,
     published_addresses,
     role_defaults,
+    unit_image,
     unit_values,
 )
+from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.tensorrt_llm
 
@@ -60,9 +64,12 @@ def serve_args(argv):
     return argv[start + 2 :]
 
 
-def test_server_flags_come_from_the_hardware_profile(serve_args, hardware_profile):
+def test_server_flags_come_from_the_hardware_profile(argv, serve_args, hardware_profile):
     trtllm = hardware_profile.trtllm
-    assert serve_args[0] == trtllm.model, "the served model is not the profile's"
+    # A local checkpoint (tensorrt_llm_model_path) is mounted at /models/model and served there.
+    local = any(volume.endswith(":/models/model:ro") for volume in option_values(argv, "--volume"))
+    served = "/models/model" if local else trtllm.model
+    assert serve_args[0] == served, "the served model is neither the profile's nor the mounted one"
     assert int(option_value(serve_args, "--tp_size")) == trtllm.tensor_parallel_size
     assert int(option_value(serve_args, "--max_batch_size")) == trtllm.max_batch_size
     fraction = float(option_value(serve_args, "--kv_cache_free_gpu_memory_fraction"))
@@ -95,17 +102,30 @@ def test_llm_api_options_carry_the_profiles_quantisation_and_kv_cache(host, hard
     assert options.get("enable_iter_perf_stats", False) is (trtllm.backend == "pytorch")
 
 
-def test_image_is_the_pinned_release(argv):
+@pytest.fixture(scope="module")
+def image(host, argv):
+    """The pinned release, or its stand-in where no registry and no GPU are (Molecule)."""
     pinned = role_defaults("tensorrt_llm")["tensorrt_llm_image"]
     assert is_pinned(pinned)
-    assert pinned in argv, f"ExecStart does not run {pinned}"
-    assert argv.index(pinned) < argv.index("trtllm-serve")
+    return unit_image(host, argv, pinned)
 
 
-def test_container_gets_the_gpus_and_the_limits_nvidia_documents(argv):
-    assert option_value(argv, "--gpus") == "all"
+def test_image_is_the_pinned_release(argv, image):
+    assert argv.index(image) < argv.index("trtllm-serve")
+
+
+def test_container_gets_the_gpus_and_the_limits_nvidia_documents(host, argv, image):
+    memlock = "-1"
+    if image.startswith(STANDIN_REPOSITORY):
+        # A test host has no GPU, and no CAP_SYS_RESOURCE to lift memlock above its hard limit:
+        # the scenario asks for that limit instead of NVIDIA's unlimited.
+        assert "--gpus" not in argv
+        hard = host.check_output("sh -c 'ulimit -Hl'")
+        memlock = "-1" if hard == "unlimited" else str(int(hard) * 1024)
+    else:
+        assert option_value(argv, "--gpus") == "all"
     assert option_value(argv, "--ipc") == "host"
-    assert set(option_values(argv, "--ulimit")) == {"memlock=-1", "stack=67108864"}
+    assert set(option_values(argv, "--ulimit")) == {f"memlock={memlock}", "stack=67108864"}
     assert "no-new-privileges" in option_values(argv, "--security-opt")
     assert "--privileged" not in argv
 
@@ -144,6 +164,9 @@ def test_token_file_is_readable_by_root_and_the_service_only(host):
     env = host.file(f"{CONFIG_DIR}/tensorrt-llm.env")
     assert (env.user, env.group, env.mode) == ("root", "tensorrt-llm", 0o640)
     assert re.search(r"^HF_HOME=/cache/huggingface$", env.content_string, re.MULTILINE)
+    assert re.search(
+        r"^TLLM_LLMAPI_BUILD_CACHE_ROOT=/cache/engines$", env.content_string, re.MULTILINE
+    )
 
 
 def test_system_user_cannot_log_in(host):
@@ -171,4 +194,44 @@ def test_the_token_reaches_the_container_through_systemd(host):
     assert unit_values(unit, "EnvironmentFile") == [f"{CONFIG_DIR}/tensorrt-llm.env"]
     argv = exec_start(unit)
     assert "--env-file" not in argv
-    assert {"HF_HOME", "HF_TOKEN"} <= set(option_values(argv, "--env"))
+    assert {"HF_HOME", "HF_TOKEN", "TLLM_LLMAPI_BUILD_CACHE_ROOT"} <= set(
+        option_values(argv, "--env")
+    )
+
+
+def test_a_restart_loads_the_built_engine_instead_of_building_it(host, manifest, hardware_profile):
+    """TensorRT backend: enable_build_cache keeps each built engine as engine-<hash>/ (metadata.json
+    + content/) under TLLM_LLMAPI_BUILD_CACHE_ROOT, on the persistent cache mount; a restart finds
+    it there. Where the server runs, restart it and see the same record, untouched."""
+    if hardware_profile.trtllm.backend != "tensorrt":
+        pytest.skip("the pytorch backend builds no engine: it loads the checkpoint from HF_HOME")
+    options = yaml.safe_load(host.file(OPTIONS).content_string)
+    assert options["enable_build_cache"] is True
+    if not manifest["install"]:
+        return
+    engines = f"{manifest['data_path']}/trtllm/engines"
+    listing = "stat -c '%n %Y' {0}/engine-*/metadata.json"
+    before = host.check_output(listing.format(engines))
+    assert before, f"no engine was built into {engines}"
+    host.check_output("systemctl restart tensorrt-llm")
+    deadline = time.monotonic() + 180
+    while not _generates(host):
+        assert time.monotonic() < deadline, "trtllm-serve did not generate within 3 minutes"
+        time.sleep(2)
+    assert host.check_output(listing.format(engines)) == before
+    # Leave the host as found: the service (and the gateway behind it) ready again.
+    readyz = f"http://{manifest['address']}:8000/readyz"
+    while not _answers(host, readyz):
+        assert time.monotonic() < deadline, "the service did not become ready again"
+        time.sleep(2)
+
+
+def _generates(host) -> bool:
+    return _answers(host, f"http://127.0.0.1:{PORT}/health_generate")
+
+
+def _answers(host, url: str) -> bool:
+    try:
+        return request(host, "GET", url).status == 200
+    except AssertionError:
+        return False
