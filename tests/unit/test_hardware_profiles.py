@@ -51,7 +51,9 @@ def small_host(**overrides: object) -> HostFacts:
     values: dict[str, object] = {
         "cpu_count": 8,
         "mem_total_kib": 32 * GIB_KIB - 700_000,  # what a 32 GiB machine reports
-        "gpus": (GpuFact(name="NVIDIA GeForce RTX 3080", memory_mib=16384),),
+        "gpus": (
+            GpuFact(name="NVIDIA GeForce RTX 3080", memory_mib=16384, driver_version="580.82.09"),
+        ),
         "nvme": (DiskFact(name="nvme0n1", size_bytes=512_110_190_592, model="Samsung 980 PRO"),),
     }
     values.update(overrides)
