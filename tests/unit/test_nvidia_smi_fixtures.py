@@ -193,3 +193,39 @@ def _builtins(facts: HostFacts) -> object:
     import msgspec
 
     return msgspec.to_builtins(facts)
+
+
+# --- profiles against real cards ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("card", "profile"),
+    [
+        ("rtx3080-10gb-r580", "small"),
+        ("a10g-r535", "small"),
+        ("rtx4090-r580", "medium"),
+        ("l40s-r595", "medium"),
+        ("a100-80gb-x8-r580", "large"),
+        ("h100-x8-r580", "large"),
+    ],
+)
+def test_the_profiles_gpus_are_met_by_the_cards_they_name(
+    card: str, profile: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = compare(load_profile(profile), gathered(tmp_path, monkeypatch, card))
+    gpu_findings = [f for f in report.findings if f.check.startswith("gpu")]
+    assert all(f.ok for f in gpu_findings), report.render()
+
+
+def test_large_needs_all_eight_gpus_of_a_p4d(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eight = gathered(tmp_path, monkeypatch, "a100-80gb-x8-r580")
+    four = HostFacts(**{**_builtins_dict(eight), "gpus": eight.gpus[:4]})
+    report = compare(load_profile("large"), four)
+    assert {f.check for f in report.failures} == {"gpu count", "gpu memory"}
+    assert load_profile("large").trtllm.tensor_parallel_size == 8
+
+
+def _builtins_dict(facts: HostFacts) -> dict[str, object]:
+    return {f: getattr(facts, f) for f in facts.__struct_fields__}
