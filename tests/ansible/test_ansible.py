@@ -618,7 +618,7 @@ def test_tensorrt_llm_unit_takes_the_large_profile_and_publishes_privately(rende
     unit = (rendered / "tensorrt-llm.service").read_text()
     options = load_yaml(rendered / "extra_llm_api_options.yml")
     for flag in (
-        "--tp_size 4",
+        "--tp_size 8",
         "--max_batch_size 64",
         "--kv_cache_free_gpu_memory_fraction 0.9",
         "--ipc host",

@@ -59,7 +59,7 @@ def test_a_gpu_less_host_fails_the_large_profile_saying_what_is_missing(tmp_path
     result = run_conformance(tmp_path, gpu_manifest("large", tmp_path / "data"))
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    expects = "profile large expects 4 x NVIDIA A100-SXM4-40GB"
+    expects = "profile large expects 8 x NVIDIA A100-SXM4-40GB"
     for check in ("model_and_count", "memory", "compute_capability"):
         assert f"FAILED {MODULE}::test_gpu_{check}" in output
     assert f"nvidia-smi not found: {expects}" in output

@@ -136,8 +136,8 @@ def test_expectations_come_from_each_hosts_hardware_profile(rendered: Rendered) 
         for r in rules
         if r["record"] == "ragfleet_profile_gpu_count"
     }
-    # medium promises one GPU, large four (hardware_profiles/*.yaml, gpu.min_count)
-    assert gpus == {"gpu-1": ("medium", "vector(1)"), "gpu-2": ("large", "vector(4)")}
+    # medium promises one GPU, large eight (hardware_profiles/*.yaml, gpu.min_count)
+    assert gpus == {"gpu-1": ("medium", "vector(1)"), "gpu-2": ("large", "vector(8)")}
     limits = {r["labels"]["instance"]: r["expr"] for r in rules if r["record"].endswith("_limit")}
     assert limits == {"gpu-1": "vector(64)", "gpu-2": "vector(64)"}
 

@@ -51,7 +51,9 @@ def small_host(**overrides: object) -> HostFacts:
     values: dict[str, object] = {
         "cpu_count": 8,
         "mem_total_kib": 32 * GIB_KIB - 700_000,  # what a 32 GiB machine reports
-        "gpus": (GpuFact(name="NVIDIA GeForce RTX 3080", memory_mib=16384),),
+        "gpus": (
+            GpuFact(name="NVIDIA GeForce RTX 3080", memory_mib=10240, driver_version="580.82.09"),
+        ),
         "nvme": (DiskFact(name="nvme0n1", size_bytes=512_110_190_592, model="Samsung 980 PRO"),),
     }
     values.update(overrides)
@@ -280,7 +282,7 @@ def test_ram_a_little_below_label_passes_but_half_fails() -> None:
 
 
 def test_gpu_with_too_little_memory_fails_memory_check() -> None:
-    facts = small_host(gpus=(GpuFact(name="NVIDIA GeForce RTX 3080", memory_mib=10240),))
+    facts = small_host(gpus=(GpuFact(name="NVIDIA GeForce RTX 3070", memory_mib=8192),))
     report = compare(load_profile("small"), facts)
     assert [f.check for f in report.failures] == ["gpu memory"]
 

@@ -72,14 +72,16 @@ def _show(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from ragfleet.hardware import ProfileError, load_profile
     from ragfleet.hardware.compare import compare
+    from ragfleet.hardware.driver import load_driver_table
     from ragfleet.hardware.facts import FactsError, gather, load_facts
 
     try:
         profile = load_profile(args.name, args.profiles_dir)
+        drivers = load_driver_table(args.profiles_dir)
         facts = load_facts(args.facts) if args.facts else gather()
     except (ProfileError, FactsError) as error:
         return _fail(str(error))
-    report = compare(profile, facts)
+    report = compare(profile, facts, drivers)
     if args.json:
         import msgspec
 

@@ -7,6 +7,7 @@ decimal GB and reported in full, so they compare exactly.
 
 import msgspec
 
+from ragfleet.hardware.driver import DriverTable, judge, load_driver_table
 from ragfleet.hardware.facts import EBS_MODEL, HostFacts
 from ragfleet.hardware.model import Profile
 
@@ -59,12 +60,14 @@ class Report(msgspec.Struct, frozen=True):
         return "\n".join(lines)
 
 
-def compare(profile: Profile, facts: HostFacts) -> Report:
-    """Every requirement of ``profile`` as a finding about ``facts``."""
+def compare(profile: Profile, facts: HostFacts, drivers: DriverTable | None = None) -> Report:
+    """Every requirement of ``profile`` as a finding about ``facts``; ``drivers`` defaults to
+    the repository's hardware_profiles/nvidia_driver.yaml."""
     findings = [
         _cores(profile, facts),
         _ram(profile, facts),
         *_gpus(profile, facts),
+        _driver(facts, drivers or load_driver_table()),
         *_nvme(profile, facts),
         _raid(profile, facts),
     ]
@@ -106,6 +109,22 @@ def _gpus(profile: Profile, facts: HostFacts) -> list[Finding]:
             len(big_enough) >= gpu.min_count,
         ),
     ]
+
+
+def _driver(facts: HostFacts, table: DriverTable) -> Finding:
+    """The strictest verdict over the host's GPUs; unknown (no GPU, old facts) only warns."""
+    verdicts = [judge(table, g.name, g.driver_version) for g in facts.gpus if g.driver_version]
+    if not verdicts:
+        floors = ", ".join(f"R{c.min_driver} ({c.name})" for c in table.classes)
+        return Finding("driver", floors, "unknown (no GPU or no driver reported)", False, False)
+    failing = [v for v in verdicts if not v.ok]
+    verdict = (failing or verdicts)[0]
+    return Finding(
+        "driver",
+        f">= R{verdict.floor} ({verdict.gpu_class}, CUDA {table.cuda})",
+        verdict.found if verdict.ok else f"{verdict.found}: too old. {verdict.message}",
+        verdict.ok,
+    )
 
 
 def _nvme(profile: Profile, facts: HostFacts) -> list[Finding]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-NVIDIA_SMI_QUERY = ("--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
+NVIDIA_SMI_QUERY = ("--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits")
 # AWS exposes EBS volumes as NVMe too; only instance store (or on-prem drives) count as local NVMe.
 EBS_MODEL = "Amazon Elastic Block Store"
 _NVME_NAMESPACE = re.compile(r"^nvme[0-9]+n[0-9]+$")
@@ -22,6 +22,7 @@ _NVME_NAMESPACE = re.compile(r"^nvme[0-9]+n[0-9]+$")
 class GpuFact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     memory_mib: int
+    driver_version: str = ""
 
 
 class DiskFact(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -61,13 +62,16 @@ def parse_meminfo(text: str) -> int:
 
 
 def parse_nvidia_smi(text: str) -> tuple[GpuFact, ...]:
-    """GPUs from ``nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits``."""
+    """GPUs from ``nvidia-smi --query-gpu=name,memory.total[,driver_version] --format=csv,
+    noheader,nounits`` (the driver column is optional so facts saved by older versions parse)."""
     gpus = []
     for line in text.splitlines():
         if not line.strip():
             continue
-        name, _, memory = line.rpartition(",")
-        gpus.append(GpuFact(name=name.strip(), memory_mib=int(float(memory.strip()))))
+        name, memory, *driver = (field.strip() for field in line.split(","))
+        gpus.append(
+            GpuFact(name=name, memory_mib=int(float(memory)), driver_version="".join(driver[:1]))
+        )
     return tuple(gpus)
 
 

@@ -15,6 +15,8 @@ from ragfleet.hardware.fit import instance_shortfalls
 from ragfleet.hardware.model import Catalogue, Profile, Quantisation
 
 CATALOGUE_FILE = "aws_instance_types.yaml"
+# The NVIDIA driver floor per GPU class (ragfleet.hardware.driver); not a profile either.
+DRIVER_FILE = "nvidia_driver.yaml"
 PROFILES_ENV = "RAGFLEET_HARDWARE_PROFILES"
 # service/ragfleet/hardware/loader.py -> the repository root holds hardware_profiles/.
 DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[3] / "hardware_profiles"
@@ -52,9 +54,10 @@ def profiles_dir(override: Path | None = None) -> Path:
 
 
 def list_profiles(directory: Path | None = None) -> list[str]:
-    """Names of the profiles in ``directory``: every YAML file except the catalogue."""
+    """Names of the profiles in ``directory``: every YAML file except the two shared tables."""
     folder = profiles_dir(directory)
-    return sorted(p.stem for p in folder.glob("*.yaml") if p.name != CATALOGUE_FILE)
+    shared = {CATALOGUE_FILE, DRIVER_FILE}
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.name not in shared)
 
 
 def load_catalogue(directory: Path | None = None) -> Catalogue:
