@@ -28,6 +28,7 @@ BIN = Path(sys.executable).parent
 # The roles of this issue (prometheus and grafana are written separately; ansible-lint and the
 # syntax checks still cover them).
 ROLES = [
+    "nvidia_driver",
     "nvme_raid",
     "container_runtime",
     "nvidia_container_toolkit",
@@ -383,6 +384,7 @@ def test_site_wires_the_roles_by_group() -> None:
         for play in load_yaml(ANSIBLE_DIR / "site.yml")
     }
     assert plays["gpu_inference"] == [
+        "nvidia_driver",
         "nvme_raid",
         "container_runtime",
         "nvidia_container_toolkit",

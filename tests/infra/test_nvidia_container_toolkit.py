@@ -1,8 +1,9 @@
 """The nvidia_container_toolkit role: NVIDIA's repository, the toolkit pinned and held, the
-runtime registered with Docker, the toolkit's CDI refresh units and the /dev/char udev rule. Without the install
-switch and without a GPU (CI) the role leaves the udev rule and the repository definition,
-disabled (no key was fetched), and Docker's daemon.json already carries the runtime exactly as
-nvidia-ctk writes it; these tests check that, and the packages and spec where they exist."""
+runtime registered with Docker, the toolkit's CDI refresh units and the /dev/char udev rule.
+Without the install switch and without a GPU (CI) the role leaves the udev rule and the
+repository definition, disabled (no key was fetched), and Docker's daemon.json already carries the
+runtime exactly as nvidia-ctk writes it; these tests check that, and the packages and spec where
+they exist."""
 
 import json
 
