@@ -30,6 +30,7 @@ BIN = Path(sys.executable).parent
 ROLES = [
     "nvidia_driver",
     "nvme_raid",
+    "data_volume",
     "container_runtime",
     "nvidia_container_toolkit",
     "redis",
@@ -386,13 +387,20 @@ def test_site_wires_the_roles_by_group() -> None:
     assert plays["gpu_inference"] == [
         "nvidia_driver",
         "nvme_raid",
+        "data_volume",
         "container_runtime",
         "nvidia_container_toolkit",
         "tensorrt_llm",
         "ragfleet_service",
     ]
-    assert plays["datastore"] == ["nvme_raid", "container_runtime", "redis", "milvus"]
-    assert plays["monitoring"] == ["prometheus", "grafana"]
+    assert plays["datastore"] == [
+        "nvme_raid",
+        "data_volume",
+        "container_runtime",
+        "redis",
+        "milvus",
+    ]
+    assert plays["monitoring"] == ["data_volume", "prometheus", "grafana"]
     assert plays["gateway"] == ["gateway"]
     assert "exporters" in plays["all"]
     order = [play["hosts"] for play in load_yaml(ANSIBLE_DIR / "site.yml")]
