@@ -43,9 +43,14 @@ ROLES = [
 PLAYBOOKS = ["site.yml", "verify.yml", "backup.yml", "restore.yml"]
 INVENTORIES = ["local", "example-onprem", "example-large"]
 GROUPS = {"gpu_inference", "datastore", "monitoring", "gateway"}
+# Boot-time units that build block devices before local filesystems mount: root by necessity
+# (mdadm, mkfs), checked in test_nvme_boot.py.
+ROOT_BOOT_UNITS = {"ragfleet-nvme-data.service"}
 # Units the roles write themselves (Redis and HAProxy use the packages' hardened units).
 UNIT_TEMPLATES = sorted(
-    p.name.removesuffix(".j2") for p in ROLES_DIR.glob("*/templates/*.service.j2")
+    p.name.removesuffix(".j2")
+    for p in ROLES_DIR.glob("*/templates/*.service.j2")
+    if p.name.removesuffix(".j2") not in ROOT_BOOT_UNITS
 )
 
 
