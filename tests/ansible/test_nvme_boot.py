@@ -7,8 +7,10 @@ mount."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +174,99 @@ def test_the_deployment_guide_says_what_stop_start_loses_and_what_rebuilds_it() 
 def test_env_has_no_stale_nofail_in_group_vars() -> None:
     for path in (ANSIBLE_DIR / "group_vars").rglob("*.yml"):
         assert "nofail" not in path.read_text(), path
+
+
+# --- the boot script itself, on loop devices (root; no md driver here, so one device) ---------
+
+
+@pytest.fixture
+def loop_device(tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Blank 320 MiB loop devices (XFS needs 300 MiB), detached afterwards."""
+    tools = ("losetup", "mkfs.xfs", "blkid", "mkfs.ext4")
+    missing = [name for name in tools if not shutil.which(name)]
+    if os.geteuid() != 0 or missing:
+        pytest.skip(
+            f"needs root and {', '.join(tools)} (scripts/install-system-deps.sh);"
+            f" missing: {missing}"
+        )
+    attached: list[str] = []
+
+    def attach() -> str:
+        backing = tmp_path / f"disk{len(attached)}.img"
+        with backing.open("wb") as f:
+            f.truncate(320 * 1024 * 1024)
+        device = subprocess.run(
+            ["losetup", "--find", "--show", str(backing)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        attached.append(device)
+        return device
+
+    yield attach
+    for device in attached:
+        subprocess.run(["losetup", "--detach", device], check=False)
+
+
+def _script_for(tmp_path: Path, device: str) -> Path:
+    rendered = _render(
+        tmp_path,
+        _nvme_raid_use_md=False,
+        _nvme_raid_selected=[device],
+        nvme_raid_devices=[device],
+        nvme_raid_fs_label="rftest",
+    )
+    script = tmp_path / "ragfleet-nvme-data"
+    script.write_text(rendered["script"])
+    script.chmod(0o755)
+    return script
+
+
+def _blkid(device: str, tag: str) -> str:
+    return subprocess.run(
+        ["blkid", "-p", "-s", tag, "-o", "value", device],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+def test_script_makes_the_labelled_xfs_on_a_blank_device_then_leaves_it(
+    tmp_path: Path, loop_device: Callable[[], str]
+) -> None:
+    device = loop_device()
+    script = _script_for(tmp_path, device)
+    first = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    assert (_blkid(device, "TYPE"), _blkid(device, "LABEL")) == ("xfs", "rftest")
+    uuid = _blkid(device, "UUID")
+    again = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "making XFS" not in again.stderr
+    assert _blkid(device, "UUID") == uuid, "a second boot re-made the filesystem"
+
+
+def test_script_refuses_a_device_that_holds_another_filesystem(
+    tmp_path: Path, loop_device: Callable[[], str]
+) -> None:
+    device = loop_device()
+    subprocess.run(["mkfs.ext4", "-q", "-L", "precious", device], check=True, capture_output=True)
+    script = _script_for(tmp_path, device)
+    result = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "refusing" in result.stderr
+    assert (_blkid(device, "TYPE"), _blkid(device, "LABEL")) == ("ext4", "precious")
+
+
+def test_script_labels_an_unlabelled_xfs_instead_of_remaking_it(
+    tmp_path: Path, loop_device: Callable[[], str]
+) -> None:
+    device = loop_device()
+    subprocess.run(["mkfs.xfs", "-q", device], check=True, capture_output=True)
+    uuid = _blkid(device, "UUID")
+    script = _script_for(tmp_path, device)
+    result = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert _blkid(device, "LABEL") == "rftest"
+    assert _blkid(device, "UUID") == uuid
