@@ -9,6 +9,7 @@ packages=(
   prometheus    # promtool checks a real /metrics scrape; the monitoring tests run Prometheus
   prometheus-alertmanager  # amtool checks the rendered Alertmanager config and its routes
   haproxy       # `haproxy -c` checks the gateway role's rendered configuration
+  xfsprogs      # the nvme_raid boot script makes and relabels XFS on loop devices in tests/ansible
 )
 
 # `python3 -m venv` needs ensurepip; Debian's own python3 splits it into python3-venv.

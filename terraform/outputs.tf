@@ -11,7 +11,7 @@ locals {
 }
 
 output "ansible_inventory" {
-  description = "Ansible YAML inventory: hosts grouped by role (gpu_inference, datastore, monitoring, gateway), the profile as group var ragfleet_profile. ansible_host is a host's public address if its role is in public_ip_roles, else its private address, and then ansible_ssh_common_args jumps through the public gateway (when there is one)."
+  description = "Ansible YAML inventory: hosts grouped by role (gpu_inference, datastore, monitoring, gateway), the profile as group var ragfleet_profile. ansible_host is a host's public address if its role is in public_ip_roles, else its private address, and then ansible_ssh_common_args jumps through the public gateway (when there is one). Hosts with an EBS data volume carry its ID as ragfleet_data_volume_id (the data_volume role mounts it)."
   value = yamlencode({
     all = {
       vars = {
@@ -27,7 +27,10 @@ output "ansible_inventory" {
               private_ip    = host.private_ip
               instance_id   = host.id
               instance_type = host.instance_type
-            }, host.public || local.ssh_jump == null ? {} : { ansible_ssh_common_args = local.ssh_jump })
+              },
+              host.public || local.ssh_jump == null ? {} : { ansible_ssh_common_args = local.ssh_jump },
+              host.data_volume_id == null ? {} : { ragfleet_data_volume_id = host.data_volume_id },
+            )
           }
         }
       }

@@ -28,7 +28,9 @@ BIN = Path(sys.executable).parent
 # The roles of this issue (prometheus and grafana are written separately; ansible-lint and the
 # syntax checks still cover them).
 ROLES = [
+    "nvidia_driver",
     "nvme_raid",
+    "data_volume",
     "container_runtime",
     "nvidia_container_toolkit",
     "redis",
@@ -41,9 +43,14 @@ ROLES = [
 PLAYBOOKS = ["site.yml", "verify.yml", "backup.yml", "restore.yml"]
 INVENTORIES = ["local", "example-onprem", "example-large"]
 GROUPS = {"gpu_inference", "datastore", "monitoring", "gateway"}
+# Boot-time units that build block devices before local filesystems mount: root by necessity
+# (mdadm, mkfs), checked in test_nvme_boot.py.
+ROOT_BOOT_UNITS = {"ragfleet-nvme-data.service"}
 # Units the roles write themselves (Redis and HAProxy use the packages' hardened units).
 UNIT_TEMPLATES = sorted(
-    p.name.removesuffix(".j2") for p in ROLES_DIR.glob("*/templates/*.service.j2")
+    p.name.removesuffix(".j2")
+    for p in ROLES_DIR.glob("*/templates/*.service.j2")
+    if p.name.removesuffix(".j2") not in ROOT_BOOT_UNITS
 )
 
 
@@ -383,14 +390,22 @@ def test_site_wires_the_roles_by_group() -> None:
         for play in load_yaml(ANSIBLE_DIR / "site.yml")
     }
     assert plays["gpu_inference"] == [
+        "nvidia_driver",
         "nvme_raid",
+        "data_volume",
         "container_runtime",
         "nvidia_container_toolkit",
         "tensorrt_llm",
         "ragfleet_service",
     ]
-    assert plays["datastore"] == ["nvme_raid", "container_runtime", "redis", "milvus"]
-    assert plays["monitoring"] == ["prometheus", "grafana"]
+    assert plays["datastore"] == [
+        "nvme_raid",
+        "data_volume",
+        "container_runtime",
+        "redis",
+        "milvus",
+    ]
+    assert plays["monitoring"] == ["data_volume", "prometheus", "grafana"]
     assert plays["gateway"] == ["gateway"]
     assert "exporters" in plays["all"]
     order = [play["hosts"] for play in load_yaml(ANSIBLE_DIR / "site.yml")]
@@ -709,3 +724,14 @@ def test_exporters_listen_on_the_private_address(rendered: Path) -> None:
     )
     assert "--collector.mdadm" in (rendered / "node_exporter.service").read_text()
     assert "--publish 10.20.1.11:9400:9400" in (rendered / "dcgm-exporter.service").read_text()
+
+
+def test_dcgm_exporter_reads_the_mounted_counters_file(rendered: Path) -> None:
+    """Without -f the image's default counters apply, which leave out the throttling fields."""
+    unit = (rendered / "dcgm-exporter.service").read_text()
+    mount = re.search(r"--volume (\S+):(\S+):ro", unit)
+    assert mount, "the counters file is not mounted read-only"
+    assert mount.group(1) == "/etc/dcgm-exporter/ragfleet-counters.csv"
+    assert re.search(rf"-f {re.escape(mount.group(2))}\s*$", unit, re.MULTILINE), (
+        "dcgm-exporter is not started with -f on the mounted file"
+    )

@@ -1,6 +1,9 @@
 """The exporters role's DCGM exporter on GPU hosts: the pinned dcgm-exporter image under a
-hardened unit, published on the private address only. Without the install switch (CI) the unit is
+hardened unit, published on the private address only, collecting the fields of ragfleet's counters
+file (mounted read-only, passed with -f). Without the install switch (CI) the unit is
 written and not started; these tests check it, and that hosts without a GPU carry no such unit."""
+
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,10 @@ from tests.infra.artifacts import (
 pytestmark = pytest.mark.dcgm_exporter
 
 UNIT = "/etc/systemd/system/dcgm-exporter.service"
+COUNTERS = "/etc/dcgm-exporter/ragfleet-counters.csv"
+COUNTERS_SOURCE = (
+    Path(__file__).resolve().parents[2] / "ansible/roles/exporters/files/dcgm-counters.csv"
+)
 
 
 def test_unit_exactly_on_gpu_hosts(host, gpu_host):
@@ -39,7 +46,15 @@ def test_image_is_pinned(unit):
     argv = exec_start(unit)
     pinned = role_defaults("exporters")["exporters_dcgm_exporter_image"]
     assert is_pinned(pinned)
-    assert argv[-1] == pinned
+    assert argv[-3:] == [pinned, "-f", COUNTERS]
+
+
+def test_collects_the_counters_file_the_role_ships(host, unit):
+    f = host.file(COUNTERS)
+    assert (f.user, f.group, f.mode) == ("root", "root", 0o644)
+    assert f.content_string == COUNTERS_SOURCE.read_text()
+    argv = exec_start(unit)
+    assert f"{COUNTERS}:{COUNTERS}:ro" in option_values(argv, "--volume")
 
 
 def test_published_on_a_named_address_only(unit):

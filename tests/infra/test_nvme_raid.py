@@ -1,8 +1,10 @@
-"""The nvme_raid role: the data path, and where data devices were found, an XFS filesystem
-mounted there by UUID with nofail (an md RAID 0 array recorded in mdadm.conf when it striped
-several). Where no device was used (CI containers: no NVMe and no md driver) the role leaves a
-plain directory and no half-configured mount or array; these tests check whichever it left. That
-the array covers the profile's NVMe count is the conformance module's job on real hosts."""
+"""The nvme_raid role: the data path, and where data devices were found, the boot unit that
+re-creates a blank instance store and an XFS filesystem mounted there by label after it, without
+nofail (an md RAID 0 array recorded in mdadm.conf by name when it striped several), with the units
+that keep data there requiring the mount. Where no device was used (CI containers: no NVMe and no
+md driver) the role leaves a plain directory and no half-configured mount, unit or array; these
+tests check whichever it left. That the array covers the profile's NVMe count is the conformance
+module's job on real hosts."""
 
 import re
 
@@ -11,6 +13,8 @@ import pytest
 pytestmark = pytest.mark.nvme_raid
 
 MD_DEVICE = "/dev/md/ragfleet"
+UNIT = "ragfleet-nvme-data.service"
+DROPIN = "ragfleet-nvme-data.conf"
 MDADM_CONF = "/etc/mdadm/mdadm.conf"
 
 
@@ -29,21 +33,35 @@ def test_data_path_is_a_root_owned_directory(host, manifest):
     assert (d.user, d.group, d.mode) == ("root", "root", 0o755)
 
 
-def test_mounted_by_uuid_with_nofail_or_left_a_plain_directory(host, manifest):
+def test_mounted_by_label_after_the_boot_unit_or_left_a_plain_directory(host, manifest):
     path = manifest["data_path"]
     entries = _fstab_entries(host, path)
-    mounted = host.run(f"findmnt --mountpoint {path} --noheadings --output UUID,FSTYPE")
+    mounted = host.run(f"findmnt --mountpoint {path} --noheadings --output LABEL,FSTYPE")
+    unit = host.file(f"/etc/systemd/system/{UNIT}")
     if not entries:
         assert mounted.rc != 0, f"{path} is mounted but /etc/fstab does not say so"
+        assert not unit.exists, f"{UNIT} without a data filesystem to rebuild"
         return
     assert len(entries) == 1, f"/etc/fstab mounts {path} {len(entries)} times"
     source, _, fstype, options = entries[0][:4]
-    assert source.startswith("UUID="), f"{path} is mounted by {source}, not by UUID"
+    assert source == "LABEL=ragfleet", f"{path} is mounted by {source}, not by label"
     assert fstype == "xfs"
-    assert "nofail" in options.split(","), "a lost instance-store device would stop the boot"
+    assert "nofail" not in options.split(","), "a missing data filesystem must stop its services"
+    assert f"x-systemd.requires={UNIT}" in options.split(",")
+    assert host.service(UNIT).is_enabled
     assert mounted.rc == 0, f"{path} is in /etc/fstab but not mounted"
-    uuid, mounted_type = mounted.stdout.split()
-    assert (f"UUID={uuid}", mounted_type) == (source, "xfs")
+    assert mounted.stdout.split() == ["ragfleet", "xfs"]
+
+
+def test_units_require_the_mount_exactly_where_it_exists(host, manifest):
+    path = manifest["data_path"]
+    dropins = host.run(f"find /etc/systemd/system -name {DROPIN}").stdout.split()
+    if not _fstab_entries(host, path):
+        assert dropins == [], f"drop-ins without a data filesystem: {dropins}"
+        return
+    assert any("/docker.service.d/" in d for d in dropins), dropins
+    for dropin in dropins:
+        assert f"RequiresMountsFor={path}" in host.file(dropin).content_string.splitlines()
 
 
 def test_array_recorded_exactly_when_assembled(host):
@@ -52,6 +70,7 @@ def test_array_recorded_exactly_when_assembled(host):
     recorded = [line for line in lines if line.split()[:2] == ["ARRAY", MD_DEVICE]]
     if host.file(MD_DEVICE).exists:
         assert len(recorded) == 1, f"{MDADM_CONF} does not record {MD_DEVICE} exactly once"
-        assert re.search(r"\bname=(\S+:)?ragfleet(\s|$)", recorded[0]), recorded[0]
+        assert re.search(r"\bname=ragfleet(\s|$)", recorded[0]), recorded[0]
+        assert "UUID=" not in recorded[0], "a re-created array gets a new UUID"
     else:
         assert recorded == [], f"{MDADM_CONF} records {MD_DEVICE}, which does not exist"

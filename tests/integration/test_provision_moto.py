@@ -162,6 +162,16 @@ def test_ansible_reads_the_inventory_with_hosts_grouped_by_role(applied: Path) -
     assert hostvars["ansible_host"] == hostvars["private_ip"]
 
 
+def test_inventory_names_each_hosts_ebs_data_volume(applied: Path) -> None:
+    """The data_volume role finds the volume by this ID under /dev/disk/by-id."""
+    command = [str(VENV_BIN / "ansible-inventory"), "-i", str(applied), "--list"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    hostvars = json.loads(result.stdout)["_meta"]["hostvars"]
+    for host in ("rf-moto-inference-1", "rf-moto-datastore-1", "rf-moto-monitoring-1"):
+        assert re.fullmatch(r"vol-[0-9a-f]+", hostvars[host]["ragfleet_data_volume_id"]), host
+    assert "ragfleet_data_volume_id" not in hostvars["rf-moto-gateway-1"]
+
+
 def test_destroy_removes_hosts_and_inventory(
     applied: Path, moto_endpoint: str, workspace: Path
 ) -> None:

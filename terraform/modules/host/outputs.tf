@@ -1,5 +1,5 @@
 output "hosts" {
-  description = "One object per host: name, id, instance_type, private_ip, public_ip, public (whether it was asked to have a public address), ansible_host (then the public address, else the private one), and associate_public_ip_address as EC2 reports it."
+  description = "One object per host: name, id, instance_type, private_ip, public_ip, public (whether it was asked to have a public address), ansible_host (then the public address, else the private one), associate_public_ip_address as EC2 reports it, and data_volume_id (the attached EBS data volume, null without one)."
   value = [
     for index, instance in aws_instance.this : {
       name          = instance.tags["Name"]
@@ -11,6 +11,8 @@ output "hosts" {
       ansible_host  = var.associate_public_ip_address == true ? coalesce(instance.public_ip, instance.private_ip, instance.tags["Name"]) : coalesce(instance.private_ip, instance.tags["Name"])
       # As EC2 reports it: false for a private host on AWS (moto reports true for every host).
       associate_public_ip_address = instance.associate_public_ip_address
+      # Ansible finds the volume by this ID under /dev/disk/by-id (the NVMe serial on Nitro).
+      data_volume_id = try(local.data_volumes[index].id, null)
     }
   ]
 }
