@@ -124,7 +124,7 @@ def test_misspelt_key_is_rejected(profiles: Path) -> None:
 
 
 def test_unknown_quantisation_is_rejected(profiles: Path) -> None:
-    edit(profiles / "small.yaml", "quantisation: int4_awq", "quantisation: fp4")
+    edit(profiles / "small.yaml", "quantisation: int4_wo", "quantisation: fp4")
     with pytest.raises(ProfileError, match=r"key 'trtllm.quantisation'"):
         load_profile("small", profiles)
 
@@ -149,14 +149,14 @@ def test_broken_yaml_is_reported_as_such(profiles: Path) -> None:
 
 
 def test_fp8_on_an_ampere_class_profile_is_rejected(profiles: Path) -> None:
-    edit(profiles / "small.yaml", "quantisation: int4_awq", "quantisation: fp8")
+    edit(profiles / "small.yaml", "quantisation: int4_wo", "quantisation: fp8")
     with pytest.raises(ProfileError, match=r"fp8 needs GPUs of SM 8.9 or newer"):
         load_profile("small", profiles)
 
 
 def test_weight_only_quantisation_on_the_pytorch_backend_is_rejected(profiles: Path) -> None:
     edit(profiles / "small.yaml", "backend: tensorrt", "backend: pytorch")
-    with pytest.raises(ProfileError, match=r"int4_awq needs trtllm.backend tensorrt"):
+    with pytest.raises(ProfileError, match=r"int4_wo needs trtllm.backend tensorrt"):
         load_profile("small", profiles)
 
 

@@ -170,7 +170,7 @@ def test_kv_cache_fraction_is_the_profiles(
 
 
 @pytest.mark.parametrize(
-    ("profile", "quant_algo"), [("small", "W4A16_AWQ"), ("medium", "FP8"), ("large", "W8A16")]
+    ("profile", "quant_algo"), [("small", "W4A16"), ("medium", "FP8"), ("large", "W8A16")]
 )
 def test_tensorrt_backend_quantises_the_engine_as_the_profile_says(
     rendered: dict[tuple[str, str], dict[str, Any]],
