@@ -44,7 +44,7 @@ typecheck: venv  ## mypy --strict over the service package
 	$(BIN)/mypy
 
 pytest: venv
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 molecule: venv  ## converge roles on podman systemd containers and verify them with testinfra (root)
 	bash scripts/molecule-test.sh

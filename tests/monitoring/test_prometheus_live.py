@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from ragfleet.hardware import load_profile
 from tests.monitoring.conftest import RULES_DIR, Stack, load_yaml, wait_for
 
 
@@ -75,7 +76,8 @@ def test_the_expectations_are_recorded_per_host(monitoring_stack: Stack) -> None
         lambda: _query(monitoring_stack, "ragfleet_profile_gpu_count"), "expectations recorded"
     )
     counts = {s["metric"]["instance"]: s["value"][1] for s in series}
-    assert counts == {"gpu-1": "1", "gpu-2": "4"}
+    profiles = {"gpu-1": "small", "gpu-2": "large"}
+    assert counts == {host: str(load_profile(p).gpu.min_count) for host, p in profiles.items()}
 
 
 def _alerts(stack: Stack, *filters: str) -> list[dict[str, Any]]:
