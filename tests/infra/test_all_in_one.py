@@ -54,19 +54,8 @@ def ingested_document(host, gateway_url, gateway_ca, api_key) -> dict[str, str]:
 def test_query_through_the_gateway_answers_with_sources(
     host, gateway_url, gateway_ca, api_key, ingested_document
 ):
-    response = request(
-        host,
-        "POST",
-        f"{gateway_url}/query",
-        json_body={
-            "query": "Who tends the lamp of the lighthouse on Quokka Point?",
-            "context_filter": {"category": "molecule"},
-            "max_results": 3,
-        },
-        headers={"Authorization": f"Bearer {api_key}"},
-        cafile=gateway_ca,
-        timeout=180,
-    )
+    question = "Who tends the lamp of the lighthouse on Quokka Point?"
+    response = _ask(host, gateway_url, gateway_ca, api_key, question)
     assert response.status == 200, response.text
     body = response.json()
     assert body["answer"].strip(), body
@@ -82,19 +71,8 @@ def test_the_answer_is_generated_by_the_hosts_trtllm_serve(
     if not runs_trtllm_serve(manifest):
         pytest.skip("no trtllm-serve here: the service generates with its embedded llama.cpp")
     since = host.check_output("date +%s")
-    response = request(
-        host,
-        "POST",
-        f"{gateway_url}/query",
-        json_body={
-            "query": "Which colour does the keeper paint the Quokka Point tower?",
-            "context_filter": {"category": "molecule"},
-            "max_results": 3,
-        },
-        headers={"Authorization": f"Bearer {api_key}"},
-        cafile=gateway_ca,
-        timeout=180,
-    )
+    question = "Which colour does the keeper paint the Quokka Point tower?"
+    response = _ask(host, gateway_url, gateway_ca, api_key, question)
     assert response.status == 200, response.text
     assert response.json()["cached"] is False
     assert trtllm_completions_since(host, since) >= 1, "trtllm-serve logged no completion"
@@ -118,3 +96,16 @@ def test_redis_requires_its_password(host, manifest):
 def test_nothing_unexpected_listens_on_every_address(host):
     wildcard = wildcard_listeners(host)
     assert not wildcard, f"listening on every address: {wildcard}"
+
+
+def _ask(host, gateway_url: str, gateway_ca: str, api_key: str, question: str):
+    """A question about the ingested document, through the gateway over verified TLS."""
+    return request(
+        host,
+        "POST",
+        f"{gateway_url}/query",
+        json_body={"query": question, "context_filter": {"category": "molecule"}, "max_results": 3},
+        headers={"Authorization": f"Bearer {api_key}"},
+        cafile=gateway_ca,
+        timeout=180,
+    )
