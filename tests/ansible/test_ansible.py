@@ -735,3 +735,18 @@ def test_dcgm_exporter_reads_the_mounted_counters_file(rendered: Path) -> None:
     assert re.search(rf"-f {re.escape(mount.group(2))}\s*$", unit, re.MULTILINE), (
         "dcgm-exporter is not started with -f on the mounted file"
     )
+
+
+def test_tensorrt_llm_flushes_its_restart_before_starting_the_unit() -> None:
+    """A start followed at once by the handler's restart leaves a half-created container whose
+    name the restarted unit collides with: the pending restart must run first and alone."""
+    tasks = load_yaml(ROLES_DIR / "tensorrt_llm" / "tasks" / "configure.yml")
+    flush = next(
+        i for i, task in enumerate(tasks) if task.get("ansible.builtin.meta") == "flush_handlers"
+    )
+    start = next(
+        i
+        for i, task in enumerate(tasks)
+        if task.get("ansible.builtin.systemd_service", {}).get("state") == "started"
+    )
+    assert flush < start
