@@ -12,30 +12,21 @@ import pytest
 from tests.ansible.test_ansible import ansible_env, run, tool
 from tests.support.nvidia_smi import FAKE
 
-PLAY = """\
-- name: Toolkit preflight against a recorded card
-  hosts: localhost
-  connection: local
-  gather_facts: true
-  tasks:
-    - name: Run the role's preflight only
-      ansible.builtin.include_role:
-        name: nvidia_container_toolkit
-        tasks_from: preflight
-"""
+PLAY = Path(__file__).resolve().parents[1] / "gpu" / "role-preflight.yml"
 
 
 def preflight(tmp_path: Path, card: str) -> tuple[int, str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "nvidia-smi").symlink_to(FAKE)
-    playbook = tmp_path / "preflight.yml"
-    playbook.write_text(PLAY)
     env = ansible_env()
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     env["RAGFLEET_FAKE_GPU"] = card
     interpreter = f"ansible_python_interpreter={sys.executable}"
-    result = run(tool("ansible-playbook"), "-i", "localhost,", "-e", interpreter, playbook, env=env)
+    role = "smoke_role=nvidia_container_toolkit"
+    result = run(
+        tool("ansible-playbook"), "-i", "localhost,", "-e", interpreter, "-e", role, PLAY, env=env
+    )
     return result.returncode, result.stdout + result.stderr
 
 

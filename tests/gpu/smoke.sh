@@ -48,19 +48,7 @@ ok "inventory ($(echo "$inventory" | wc -l) GPU(s))"
 
 echo "== the roles' preflights on this host's nvidia-smi output"
 if [ -x "$bin_dir/ansible-playbook" ]; then
-  play="$(mktemp)"
-  trap 'rm -f "$play"' EXIT
-  cat > "$play" <<'PLAY'
-- name: Preflight of a GPU role on this host
-  hosts: localhost
-  connection: local
-  gather_facts: true
-  tasks:
-    - name: Run the role's preflight only
-      ansible.builtin.include_role:
-        name: "{{ smoke_role }}"
-        tasks_from: preflight
-PLAY
+  play="$repo/tests/gpu/role-preflight.yml"
   run_play() {
     ANSIBLE_CONFIG="$repo/ansible/ansible.cfg" ANSIBLE_NOCOLOR=1 \
       ANSIBLE_HOME="${TMPDIR:-/tmp}/ragfleet-smoke-ansible" \
