@@ -107,6 +107,14 @@ class Settings:
     log_json: bool = True
     log_query_text: bool = False
 
+    # --- TLS --------------------------------------------------------------------------------
+    # Serve HTTPS with this certificate and key (both or neither); empty: plain HTTP.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    # The CA bundle that verifies the servers the service connects to over TLS (``rediss://``
+    # Redis, ``https://`` Milvus); a fleet's own CA. Empty: the system's trust store.
+    tls_ca_file: str = ""
+
     @property
     def milvus_lite_path(self) -> Path:
         """Where the embedded Milvus Lite database lives (a directory in Milvus Lite 3.x)."""
@@ -164,6 +172,16 @@ class Settings:
             self.redis_url == "" or self.redis_url.startswith(("redis://", "rediss://", "unix://")),
             "RAGFLEET_REDIS_URL must start with redis://, rediss:// or unix://",
         )
+        _require(
+            bool(self.tls_cert_file) == bool(self.tls_key_file),
+            "RAGFLEET_TLS_CERT_FILE and RAGFLEET_TLS_KEY_FILE go together: set both or neither",
+        )
+        for name, path in (
+            ("RAGFLEET_TLS_CERT_FILE", self.tls_cert_file),
+            ("RAGFLEET_TLS_KEY_FILE", self.tls_key_file),
+            ("RAGFLEET_TLS_CA_FILE", self.tls_ca_file),
+        ):
+            _require(not path or Path(path).is_file(), f"{name}={path} is not a readable file")
         _require(self.auth in {"keys", "off"}, "RAGFLEET_AUTH must be keys or off")
         _require(
             not (self.auth == "off" and self.api_keys.strip()),

@@ -11,33 +11,58 @@ from pathlib import Path
 import pytest
 
 from ragfleet.adapters.ports import free_loopback_port
+from tests.support.pki import ServerCertificate
 
 
 class RedisServer:
-    """``redis-server`` bound to 127.0.0.1, no persistence; can be stopped and started again."""
+    """``redis-server`` bound to 127.0.0.1, no persistence; can be stopped and started again.
 
-    def __init__(self, workdir: Path, password: str = "test-password") -> None:
+    With ``tls``, the port speaks TLS only (``port 0``, ``tls-port``), as a fleet's Redis does.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        password: str = "test-password",
+        tls: ServerCertificate | None = None,
+    ) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             pytest.fail("redis-server is not installed: run `make test` (it installs it) as root")
         self.executable = executable
         self.workdir = workdir
         self.password = password
+        self.tls = tls
         self.port = free_loopback_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        if self.tls is None:
+            listen = ["--port", str(self.port)]
+        else:
+            listen = [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                str(self.tls.cert_file),
+                "--tls-key-file",
+                str(self.tls.key_file),
+                "--tls-auth-clients",
+                "no",
+            ]
         self._process = subprocess.Popen(
             [
                 self.executable,
                 "--bind",
                 "127.0.0.1",
-                "--port",
-                str(self.port),
+                *listen,
                 "--requirepass",
                 self.password,
                 "--save",

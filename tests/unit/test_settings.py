@@ -107,3 +107,16 @@ def test_serve_on_a_public_address_without_keys_exits_before_binding() -> None:
     )
     assert result.returncode == 2
     assert "RAGFLEET_API_KEYS" in result.stderr
+
+
+def test_a_certificate_needs_its_key_and_both_must_exist(tmp_path: Path) -> None:
+    cert = tmp_path / "host.pem"
+    cert.write_text("not checked here")
+    with pytest.raises(SettingsError, match="go together"):
+        Settings.from_env({"RAGFLEET_TLS_CERT_FILE": str(cert)})
+    with pytest.raises(SettingsError, match=r"RAGFLEET_TLS_KEY_FILE=.* is not a readable file"):
+        Settings.from_env(
+            {"RAGFLEET_TLS_CERT_FILE": str(cert), "RAGFLEET_TLS_KEY_FILE": str(tmp_path / "no")}
+        )
+    with pytest.raises(SettingsError, match="RAGFLEET_TLS_CA_FILE"):
+        Settings.from_env({"RAGFLEET_TLS_CA_FILE": str(tmp_path / "missing.pem")})

@@ -172,6 +172,14 @@ return 0
 """
 
 
+def redis_tls_options(url: str, ca_file: str) -> dict[str, str]:
+    """Verify a ``rediss://`` server against ``ca_file`` (a fleet's own CA) when one is given.
+
+    Plain ``redis://`` connections take no TLS options: redis-py refuses them there.
+    """
+    return {"ssl_ca_certs": ca_file} if ca_file and url.startswith("rediss://") else {}
+
+
 class RedisAnswerCache:
     """Answers in Redis as JSON with a TTL; the corpus version lives beside them.
 
@@ -193,6 +201,7 @@ class RedisAnswerCache:
         lock_ttl_s: float,
         near_max_entries: int = 0,
         prefix: str = "ragfleet:",
+        tls_ca_file: str = "",
     ) -> None:
         import redis.asyncio as aioredis
         from redis.asyncio.retry import Retry
@@ -200,6 +209,7 @@ class RedisAnswerCache:
 
         self._redis: Any = aioredis.Redis.from_url(
             url,
+            **redis_tls_options(url, tls_ca_file),
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             retry_on_timeout=False,
@@ -224,6 +234,7 @@ class RedisAnswerCache:
         # surface at once (no silent reconnect that could miss a published version).
         self._subscriber: Any = aioredis.Redis.from_url(
             url,
+            **redis_tls_options(url, tls_ca_file),
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0),

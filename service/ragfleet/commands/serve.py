@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
             proxy_headers=True,
             forwarded_allow_ips=split_list(settings.trusted_proxies) or None,
             timeout_graceful_shutdown=30,
+            # A fleet's gateway reaches the service over TLS and verifies it against the fleet CA.
+            ssl_certfile=settings.tls_cert_file or None,
+            ssl_keyfile=settings.tls_key_file or None,
         )
         if settings.workers > 1:
             reap_resource_tracker()

@@ -86,8 +86,11 @@ def build_rate_limit(settings: Settings) -> tuple[RateLimitConfig, Store] | None
         import redis.asyncio as aioredis
         from litestar.stores.redis import RedisStore
 
+        from ragfleet.cache.backends import redis_tls_options
+
         client = aioredis.Redis.from_url(
             settings.redis_url,
+            **redis_tls_options(settings.redis_url, settings.tls_ca_file),
             socket_timeout=settings.cache_timeout_s,
             socket_connect_timeout=settings.cache_timeout_s,
         )

@@ -46,6 +46,7 @@ def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | N
             wait_s=settings.cache_single_flight_wait_s,
             lock_ttl_s=settings.llm_timeout_s + 10,
             near_max_entries=settings.cache_max_entries,
+            tls_ca_file=settings.tls_ca_file,
         )
     return InProcessAnswerCache(
         store.corpus_version,
