@@ -172,7 +172,7 @@ return 0
 """
 
 
-def redis_tls_options(url: str, ca_file: str) -> dict[str, str]:
+def redis_tls_options(url: str, ca_file: str) -> dict[str, Any]:
     """Verify a ``rediss://`` server against ``ca_file`` (a fleet's own CA) when one is given.
 
     Plain ``redis://`` connections take no TLS options: redis-py refuses them there.
