@@ -20,16 +20,10 @@ from typing import Any, TypedDict
 
 import httpx
 
+from ragfleet.domain import TokenDelta
+from ragfleet.errors import LLMTimeoutError, LLMUnavailableError
 from ragfleet.observability.metrics import LLM_REQUESTS, LLM_TIME_TO_FIRST_TOKEN, LLM_TOKENS
 from ragfleet.settings import Settings
-
-
-class LLMUnavailableError(RuntimeError):
-    """The generation server is down, refused, or answered with a server error."""
-
-
-class LLMTimeoutError(TimeoutError):
-    """The generation server did not answer within the configured timeout."""
 
 
 class ChatMessage(TypedDict):
@@ -48,13 +42,6 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class TokenDelta:
-    """A piece of generated text as it arrives."""
-
-    text: str
 
 
 class OpenAIChatClient:
