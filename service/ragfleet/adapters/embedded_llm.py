@@ -86,8 +86,3 @@ class EmbeddedLLMServer:
         if self._server is not None:
             self._server = None
             logger.info("embedded LLM server stopped")
-
-    @property
-    def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -25,8 +25,6 @@ import anyio.to_thread
 from ragfleet.domain import FILTERABLE_FIELDS, SearchHit
 from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.settings import Settings
-
-T = TypeVar("T")
 
 TEXT_MAX = 8192
 _META_KEY_VERSION = "corpus_version"
