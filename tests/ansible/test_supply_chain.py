@@ -1,0 +1,110 @@
+"""Supply chain, as the roles run it: image references pinned by digest (or refused when
+malformed), vendors' apt keys installed only when their fingerprint is pinned (run against
+throwaway gpg keys), release tarballs checked against a SHA-256 committed in the repository (a
+missing or wrong one refuses). docs/versions.md, "Supply chain pins", says where each pin came from;
+tests/unit/test_supply_chain_pins.py holds the pins themselves to that ledger."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.ansible.test_ansible import ROLES_DIR, ansible_env, load_yaml, run, tool
+from tests.infra.artifacts import image_digest, image_tag, is_pinned, unit_image
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def _play(
+    tmp_path: Path, tasks: list[dict[str, Any]], facts: bool = False, **variables: Any
+) -> tuple[int, str]:
+    """Run tasks on localhost; the return code and everything Ansible printed."""
+    playbook = tmp_path / "play.yml"
+    play = {"hosts": "localhost", "connection": "local", "gather_facts": facts, "tasks": tasks}
+    playbook.write_text(yaml.safe_dump([play]))
+    env = ansible_env()
+    env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
+    variables = {"ansible_python_interpreter": sys.executable, **variables}
+    result = run(
+        tool("ansible-playbook"), "-i", "localhost,", playbook, "-e", json.dumps(variables), env=env
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+# --- image references ------------------------------------------------------------------------
+
+
+def test_a_digest_pin_keeps_its_tag_for_the_stand_ins() -> None:
+    pinned = "quay.io/coreos/etcd:v3.5.18@" + DIGEST
+    assert image_tag(pinned) == "v3.5.18"
+    assert image_digest(pinned) == DIGEST
+    assert is_pinned(pinned)
+    assert image_tag("quay.io/coreos/etcd:v3.5.18") == "v3.5.18"
+    assert not is_pinned("quay.io/coreos/etcd@" + DIGEST)
+    assert not is_pinned("registry.example:5000/etcd")
+
+
+class _StandinHost:
+    """What unit_image() asks a host: the stand-in label of an image."""
+
+    def check_output(self, command: str, *args: str) -> str:
+        return "true"
+
+
+def test_unit_image_finds_the_stand_in_of_a_digest_pinned_image() -> None:
+    """Molecule runs ragfleet-standin/<name>:<tag> where the role pins NAME:TAG@sha256:DIGEST."""
+    pinned = "quay.io/coreos/etcd:v3.5.18@" + DIGEST
+    argv = ["docker", "run", "--name", "milvus-etcd", "ragfleet-standin/etcd:v3.5.18", "etcd"]
+    assert unit_image(_StandinHost(), argv, pinned) == "ragfleet-standin/etcd:v3.5.18"
+    assert unit_image(_StandinHost(), ["docker", "run", pinned], pinned) == pinned
+
+
+# Each role's preflight, with the image variable set: (role, variable, extra variables).
+IMAGE_VARIABLES = [
+    ("milvus", "milvus_etcd_image", {}),
+    ("tensorrt_llm", "tensorrt_llm_image", {"tensorrt_llm_install": False}),
+    ("exporters", "exporters_dcgm_exporter_image", {}),
+]
+
+
+def _preflight(tmp_path: Path, role: str, **variables: Any) -> tuple[int, str]:
+    include = {"ansible.builtin.include_role": {"name": role, "tasks_from": "preflight"}}
+    return _play(tmp_path, [include], facts=role == "exporters", **variables)
+
+
+def _default(role: str, variable: str) -> str:
+    value: str = load_yaml(ROLES_DIR / role / "defaults" / "main.yml")[variable]
+    return value
+
+
+@pytest.mark.parametrize(("role", "variable", "extra"), IMAGE_VARIABLES)
+def test_preflight_accepts_a_digest_pinned_image(
+    tmp_path: Path, role: str, variable: str, extra: dict[str, Any]
+) -> None:
+    name_tag = _default(role, variable).split("@")[0]
+    returncode, output = _preflight(tmp_path, role, **{variable: f"{name_tag}@{DIGEST}", **extra})
+    assert returncode == 0, output[-3000:]
+
+
+@pytest.mark.parametrize(("role", "variable", "extra"), IMAGE_VARIABLES)
+def test_preflight_refuses_a_digest_without_its_tag(
+    tmp_path: Path, role: str, variable: str, extra: dict[str, Any]
+) -> None:
+    name = _default(role, variable).split("@")[0].rpartition(":")[0]
+    returncode, output = _preflight(tmp_path, role, **{variable: f"{name}@{DIGEST}", **extra})
+    assert returncode != 0
+    assert "NAME:TAG@sha256:DIGEST" in output
+
+
+def test_preflight_refuses_a_truncated_digest(tmp_path: Path) -> None:
+    name_tag = _default("milvus", "milvus_minio_image").split("@")[0]
+    returncode, output = _preflight(
+        tmp_path, "milvus", milvus_minio_image=f"{name_tag}@{DIGEST[:-1]}"
+    )
+    assert returncode != 0
+    assert "NAME:TAG@sha256:DIGEST" in output

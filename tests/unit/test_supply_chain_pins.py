@@ -1,0 +1,113 @@
+"""Every artefact the deployment fetches is pinned to content, and docs/versions.md ("Supply chain
+pins") says where each pin came from: container images by digest, apt repository keys by
+fingerprint, release tarballs by a SHA-256 committed here, model packages by hash. What no citable
+source could settle is listed below on purpose, and documented; anything new must be pinned or
+added here with its row in the ledger. tests/ansible/test_supply_chain.py runs the checks the roles
+make with these pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.infra.artifacts import IMAGE_REFERENCE, image_digest, image_tag
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = REPO / "ansible"
+ROLES = ANSIBLE / "roles"
+LEDGER = REPO / "docs" / "versions.md"
+MODELS = REPO / "requirements-models.txt"
+
+# Pinned by tag only: no citable source gave their digests (docs/versions.md rows say "digest not
+# verified here" and how to read one). Remove an entry when its digest is pinned in the defaults.
+UNVERIFIED_IMAGE_DIGESTS = {
+    "milvusdb/milvus:v2.5.14",
+    "nvcr.io/nvidia/tensorrt-llm/release:1.2.0",
+    "nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
+}
+# Releases whose tarball sums no citable source gave: none is committed, so the role refuses them
+# from GitHub until the operator adds them (docs/versions.md: "not verified here").
+UNVERIFIED_RELEASE_SUMS = {("redis_exporter", "1.67.0")}
+ARCHITECTURES = {"amd64", "arm64"}
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def _ledger_section() -> str:
+    text = LEDGER.read_text()
+    assert "## Supply chain pins" in text, "docs/versions.md has no 'Supply chain pins' section"
+    return text.split("## Supply chain pins", 1)[1].split("\n## ", 1)[0]
+
+
+def _ledger_lines(*needles: str) -> list[str]:
+    return [line for line in _ledger_section().splitlines() if all(n in line for n in needles)]
+
+
+# --- container images ------------------------------------------------------------------------
+
+
+def _image_defaults() -> dict[str, str]:
+    """Every *_image variable the roles and the group vars set: name -> reference."""
+    files = [*ROLES.glob("*/defaults/main.yml"), *(ANSIBLE / "group_vars").rglob("*.yml")]
+    images = {}
+    for path in files:
+        for name, value in (_yaml(path) or {}).items():
+            if name.endswith("_image") and isinstance(value, str):
+                images[f"{path.relative_to(REPO)}:{name}"] = value
+    return images
+
+
+def test_the_roles_pin_images() -> None:
+    names = {key.rpartition(":")[2] for key in _image_defaults()}
+    assert {"milvus_image", "milvus_etcd_image", "milvus_minio_image"} <= names
+    assert {"tensorrt_llm_image", "exporters_dcgm_exporter_image"} <= names
+
+
+@pytest.mark.parametrize("variable", sorted(_image_defaults()))
+def test_every_image_is_pinned_by_digest_or_listed_as_unverified(variable: str) -> None:
+    reference = _image_defaults()[variable]
+    assert IMAGE_REFERENCE.match(reference), f"{variable}: {reference} is not NAME:TAG[@sha256:...]"
+    assert image_tag(reference) != "latest", variable
+    if reference in UNVERIFIED_IMAGE_DIGESTS:
+        return
+    assert image_digest(reference), (
+        f"{variable}: {reference} has no @sha256: digest; pin one (docs/versions.md says where it"
+        " came from) or list it in UNVERIFIED_IMAGE_DIGESTS with a 'digest not verified here' row"
+    )
+
+
+def test_the_unverified_list_names_only_images_still_pinned_by_tag() -> None:
+    references = set(_image_defaults().values())
+    assert references >= UNVERIFIED_IMAGE_DIGESTS, "a listed image is no longer a default"
+
+
+@pytest.mark.parametrize("reference", sorted(UNVERIFIED_IMAGE_DIGESTS))
+def test_the_ledger_says_which_digests_were_not_verified_and_how_to_read_them(
+    reference: str,
+) -> None:
+    assert _ledger_lines(f"`{reference}`", "digest not verified here"), reference
+    section = _ledger_section()
+    assert "docker buildx imagetools inspect" in section
+    assert "skopeo inspect" in section
+
+
+def test_the_ledger_gives_a_source_for_every_image_digest() -> None:
+    for variable, reference in _image_defaults().items():
+        digest = image_digest(reference)
+        if digest:
+            rows = _ledger_lines(f"`{reference}`")
+            assert rows, f"{variable}: docs/versions.md has no row for {reference}"
+            sources = ("https://", "commit ", "index id")
+            assert any(source in row for row in rows for source in sources), variable
+
+
+def test_the_driver_table_names_the_pinned_tensorrt_llm_image() -> None:
+    """hardware_profiles/nvidia_driver.yaml says which image its floors are for (NAME:TAG)."""
+    pinned = _yaml(ROLES / "tensorrt_llm" / "defaults" / "main.yml")["tensorrt_llm_image"]
+    table = _yaml(REPO / "hardware_profiles" / "nvidia_driver.yaml")
+    assert table["image"] == pinned.split("@")[0]
