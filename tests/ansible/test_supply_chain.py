@@ -7,6 +7,8 @@ tests/unit/test_supply_chain_pins.py holds the pins themselves to that ledger.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -108,3 +110,100 @@ def test_preflight_refuses_a_truncated_digest(tmp_path: Path) -> None:
     )
     assert returncode != 0
     assert "NAME:TAG@sha256:DIGEST" in output
+
+
+# --- apt repository keys ---------------------------------------------------------------------
+
+
+def _gpg(home: Path, *argv: str) -> str:
+    result = subprocess.run(
+        ["gpg", "--batch", "--homedir", str(home), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return result.stdout
+
+
+def _throwaway_key(home: Path, name: str) -> tuple[str, str]:
+    """A new signing key in a scratch GNUPGHOME: its fingerprint and armoured public key."""
+    uid = f"{name} <{name}@example.invalid>"
+    _gpg(home, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+    listing = _gpg(home, "--with-colons", "--list-keys", uid)
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line[:4] == "fpr:")
+    return fingerprint, _gpg(home, "--armor", "--export", fingerprint)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
+    """Two throwaway keys: `vendor` (the one a role pins) and `other` (anyone else's)."""
+    if subprocess.run(["which", "gpg"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("gpg is missing: run `make system-deps`")
+    home = tmp_path_factory.mktemp("gnupg")
+    home.chmod(0o700)
+    return {name: _throwaway_key(home, name) for name in ("vendor", "other")}
+
+
+def _install_key(tmp_path: Path, served: str, pinned: list[str]) -> tuple[int, str, Path]:
+    """The apt_signing_key role fetching `served` from a file:// URL, with these pins."""
+    if os.geteuid() != 0:
+        pytest.skip("the role installs the keyring as root")
+    source = tmp_path / "served.asc"
+    source.write_text(served)
+    dest = tmp_path / "keyrings" / "vendor.asc"
+    dest.parent.mkdir()
+    include = {"ansible.builtin.include_role": {"name": "apt_signing_key"}}
+    returncode, output = _play(
+        tmp_path,
+        [include],
+        apt_signing_key_url=source.as_uri(),
+        apt_signing_key_dest=str(dest),
+        apt_signing_key_fingerprints=pinned,
+    )
+    return returncode, output, dest
+
+
+def test_a_key_with_the_pinned_fingerprint_is_installed(tmp_path: Path, keys: dict) -> None:
+    fingerprint, armoured = keys["vendor"]
+    returncode, output, dest = _install_key(tmp_path, armoured, [fingerprint])
+    assert returncode == 0, output[-3000:]
+    assert dest.read_text() == armoured
+    assert dest.stat().st_mode & 0o777 == 0o644
+
+
+def test_the_pin_ignores_spaces_and_case(tmp_path: Path, keys: dict) -> None:
+    fingerprint, armoured = keys["vendor"]
+    spaced = " ".join(fingerprint[i : i + 4] for i in range(0, 40, 4)).lower()
+    returncode, output, _ = _install_key(tmp_path, armoured, [spaced])
+    assert returncode == 0, output[-3000:]
+
+
+def test_a_key_with_another_fingerprint_is_refused_and_not_installed(
+    tmp_path: Path, keys: dict
+) -> None:
+    vendor, _ = keys["vendor"]
+    other, armoured = keys["other"]
+    returncode, output, dest = _install_key(tmp_path, armoured, [vendor])
+    assert returncode != 0
+    assert f"holds the key(s) {other}" in output
+    assert f"pinned fingerprint(s) are {vendor}" in output
+    assert not dest.exists()
+
+
+def test_a_file_with_an_extra_key_beside_the_pinned_one_is_refused(
+    tmp_path: Path, keys: dict
+) -> None:
+    vendor, vendor_key = keys["vendor"]
+    other, other_key = keys["other"]
+    returncode, output, dest = _install_key(tmp_path, vendor_key + other_key, [vendor])
+    assert returncode != 0
+    assert other in output
+    assert not dest.exists()
+
+
+def test_a_file_without_a_key_is_refused(tmp_path: Path, keys: dict) -> None:
+    vendor, _ = keys["vendor"]
+    returncode, _, dest = _install_key(tmp_path, "<html>not a key</html>\n", [vendor])
+    assert returncode != 0
+    assert not dest.exists()

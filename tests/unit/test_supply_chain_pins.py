@@ -7,6 +7,7 @@ make with these pins."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,50 @@ def test_the_driver_table_names_the_pinned_tensorrt_llm_image() -> None:
     pinned = _yaml(ROLES / "tensorrt_llm" / "defaults" / "main.yml")["tensorrt_llm_image"]
     table = _yaml(REPO / "hardware_profiles" / "nvidia_driver.yaml")
     assert table["image"] == pinned.split("@")[0]
+
+
+# --- apt repository keys ---------------------------------------------------------------------
+
+# The roles that add a vendor's apt repository: their key URL and fingerprint variables.
+APT_KEYS = {
+    "container_runtime": "container_runtime_apt_key",
+    "nvidia_container_toolkit": "nvidia_container_toolkit_apt_key",
+    "grafana": "grafana_apt_key",
+}
+
+
+# Keys under which plays and blocks hold further tasks.
+NESTED = ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers")
+
+
+def _tasks(path: Path) -> list[dict[str, Any]]:
+    def walk(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = []
+        for task in tasks or []:
+            found.append(task)
+            for key in NESTED:
+                found += walk(task.get(key, []))
+        return found
+
+    return walk(_yaml(path) or [])
+
+
+@pytest.mark.parametrize(("role", "prefix"), sorted(APT_KEYS.items()))
+def test_each_repository_key_is_installed_through_the_fingerprint_check(
+    role: str, prefix: str
+) -> None:
+    fingerprints = _yaml(ROLES / role / "defaults" / "main.yml")[f"{prefix}_fingerprints"]
+    assert fingerprints, role
+    for fingerprint in fingerprints:
+        assert re.fullmatch(r"[0-9A-F]{40}", fingerprint), (role, fingerprint)
+        spaced = " ".join(fingerprint[i : i + 4] for i in range(0, 40, 4))
+        assert _ledger_lines(spaced), f"docs/versions.md gives no source for {role}'s key"
+    includes = [
+        task
+        for task in _tasks(ROLES / role / "tasks" / "install.yml")
+        if task.get("ansible.builtin.include_role", {}).get("name") == "apt_signing_key"
+    ]
+    assert len(includes) == 1, f"{role} must install its key with the apt_signing_key role"
+    passed = includes[0]["vars"]
+    assert passed["apt_signing_key_url"] == f"{{{{ {prefix}_url }}}}"
+    assert passed["apt_signing_key_fingerprints"] == f"{{{{ {prefix}_fingerprints }}}}"
