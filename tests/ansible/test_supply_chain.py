@@ -6,6 +6,7 @@ tests/unit/test_supply_chain_pins.py holds the pins themselves to that ledger.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -207,3 +208,66 @@ def test_a_file_without_a_key_is_refused(tmp_path: Path, keys: dict) -> None:
     returncode, _, dest = _install_key(tmp_path, "<html>not a key</html>\n", [vendor])
     assert returncode != 0
     assert not dest.exists()
+
+
+# --- release tarballs ------------------------------------------------------------------------
+
+
+def _exporters_preflight(tmp_path: Path, **variables: Any) -> tuple[int, str]:
+    return _preflight(
+        tmp_path, "exporters", exporters_install=True, exporters_source="github", **variables
+    )
+
+
+def test_preflight_passes_with_the_committed_node_exporter_sums(tmp_path: Path) -> None:
+    returncode, output = _exporters_preflight(tmp_path)
+    assert returncode == 0, output[-3000:]
+
+
+def test_preflight_refuses_a_version_without_a_committed_sum(tmp_path: Path) -> None:
+    returncode, output = _exporters_preflight(tmp_path, exporters_node_exporter_version="1.9.0")
+    assert returncode != 0
+    assert "No committed SHA-256 for node_exporter 1.9.0" in output
+    assert "exporters_node_exporter_sha256" in output
+
+
+def test_preflight_refuses_redis_exporter_until_its_sums_are_committed(tmp_path: Path) -> None:
+    """redis_exporter 1.67.0's sums were not found in a citable source: the role fails closed."""
+    returncode, output = _exporters_preflight(
+        tmp_path, exporters_redis_exporter_enabled=True, exporters_redis_password="x" * 16
+    )
+    assert returncode != 0
+    assert "No committed SHA-256 for redis_exporter 1.67.0" in output
+
+
+def test_a_tarball_that_does_not_match_the_committed_sum_is_refused(tmp_path: Path) -> None:
+    """The role's own download task, from a local mirror serving something else under the name."""
+    if os.geteuid() != 0:
+        pytest.skip("the role downloads into root's directories")
+    version = _default("exporters", "exporters_node_exporter_version")
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
+    if arch is None:
+        pytest.skip(f"no release of node_exporter for {os.uname().machine} is pinned")
+    release = tmp_path / "mirror" / "prometheus" / "node_exporter" / "releases" / "download"
+    tarball = release / f"v{version}" / f"node_exporter-{version}.linux-{arch}.tar.gz"
+    tarball.parent.mkdir(parents=True)
+    tarball.write_bytes(b"not the release\n")
+    include = {"ansible.builtin.include_role": {"name": "exporters", "tasks_from": "install"}}
+    returncode, output = _play(
+        tmp_path,
+        [include],
+        facts=True,
+        exporters_github_url=(tmp_path / "mirror").as_uri(),
+        exporters_source="github",
+        exporters_redis_exporter_enabled=False,
+        exporters_dcgm_exporter_enabled=False,
+        exporters_install_dir=str(tmp_path / "bin"),
+    )
+    assert returncode != 0
+    committed = load_yaml(ROLES_DIR / "exporters" / "defaults" / "main.yml")[
+        "exporters_node_exporter_sha256"
+    ][version][arch]
+    assert "did not match" in output
+    assert committed in output
+    assert hashlib.sha256(b"not the release\n").hexdigest() in output
+    assert not (tmp_path / "bin" / "node_exporter").exists()

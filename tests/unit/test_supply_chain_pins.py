@@ -159,3 +159,40 @@ def test_each_repository_key_is_installed_through_the_fingerprint_check(
     passed = includes[0]["vars"]
     assert passed["apt_signing_key_url"] == f"{{{{ {prefix}_url }}}}"
     assert passed["apt_signing_key_fingerprints"] == f"{{{{ {prefix}_fingerprints }}}}"
+
+
+# --- release tarballs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exporter", ["node_exporter", "redis_exporter"])
+def test_each_release_has_committed_sums_or_is_listed_as_unverified(exporter: str) -> None:
+    defaults = _yaml(ROLES / "exporters" / "defaults" / "main.yml")
+    version = defaults[f"exporters_{exporter}_version"]
+    sums = defaults[f"exporters_{exporter}_sha256"]
+    if (exporter, version) in UNVERIFIED_RELEASE_SUMS:
+        assert version not in sums, f"{exporter} {version} has sums now: drop it from the list"
+        assert _ledger_lines(exporter, version, "not verified here"), exporter
+        return
+    assert set(sums[version]) == ARCHITECTURES, f"{exporter} {version}: sums per architecture"
+    for arch, digest in sums[version].items():
+        assert re.fullmatch(r"[0-9a-f]{64}", digest), (exporter, arch)
+        assert _ledger_lines(exporter, digest), f"docs/versions.md gives no source for {digest}"
+
+
+def test_every_download_is_checked_against_a_pin() -> None:
+    """get_url only in the key role (which checks the fingerprint) or with a committed checksum:
+    never a checksum read from a URL, never none."""
+    for path in sorted(ANSIBLE.rglob("*.yml")):
+        if "tasks" not in path.parts and path.parent != ANSIBLE:
+            continue
+        for task in _tasks(path) if isinstance(_yaml(path), list) else []:
+            get_url = task.get("ansible.builtin.get_url") or task.get("get_url")
+            if get_url is None:
+                continue
+            where = f"{path.relative_to(REPO)}: {task.get('name')}"
+            if path.is_relative_to(ROLES / "apt_signing_key"):
+                continue
+            checksum = str(get_url.get("checksum", ""))
+            pinned = re.fullmatch(r"sha256:(\{\{ *([a-z0-9_]+) *\}\}|[0-9a-f]{64})", checksum)
+            assert pinned, f"{where}: checksum {checksum!r} is not sha256 of a committed value"
+            assert "url" not in (pinned[2] or ""), f"{where} reads its checksum from the network"
