@@ -32,6 +32,8 @@ def _play(
     playbook.write_text(yaml.safe_dump([play]))
     env = ansible_env()
     env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
+    # Facts of this run only: the shared jsonfile cache may hold another run's partial facts.
+    env["ANSIBLE_CACHE_PLUGIN"] = "memory"
     variables = {"ansible_python_interpreter": sys.executable, **variables}
     result = run(
         tool("ansible-playbook"), "-i", "localhost,", playbook, "-e", json.dumps(variables), env=env
