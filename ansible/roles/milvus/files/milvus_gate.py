@@ -283,11 +283,21 @@ class Gate:
             self.users[user] = password_digest(user, password)
             self._save()
 
-    def update_password(self, user: str, old: str, new: str, *, as_root: bool) -> None:
+    def delete_user(self, user: str) -> None:
+        with self._lock:
+            if user == ROOT:
+                raise ValueError("root cannot be deleted")
+            self.users.pop(user, None)
+            self.user_roles.pop(user, None)
+            self._save()
+
+    def update_password(self, user: str, old: str, new: str) -> None:
+        """As Milvus without common.security.superUsers: the old password is checked, even for
+        root changing another user's (the role re-creates a user instead)."""
         with self._lock:
             if user not in self.users:
                 raise ValueError(f"user {user} not found")
-            if not as_root and not self.verify(user, old):
+            if not self.verify(user, old):
                 raise ValueError("old password not correct")
             _check_password(new)
             self.users[user] = password_digest(user, new)
@@ -350,10 +360,6 @@ def _database(request: Any, metadata: Iterable[tuple[str, str | bytes]]) -> str:
     return str(getattr(request, "db_name", "") or DEFAULT_DB)
 
 
-# The user a request was authenticated as, for the RBAC RPCs (gRPC runs each in one thread).
-_current = threading.local()
-
-
 class GateInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Authenticates and authorises every unary RPC before the servicer sees it."""
 
@@ -381,11 +387,7 @@ class GateInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 gate.authorize(user, method, request, _database(request, metadata))
             except GateError as error:
                 context.abort(error.code, str(error))
-            _current.user = user
-            try:
-                return inner(request, context)
-            finally:
-                _current.user = None
+            return inner(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             guarded,
@@ -419,13 +421,19 @@ class RbacServicer:
             return _status(error)
         return _status()
 
+    def DeleteCredential(self, request: Any, context: Any) -> Any:
+        try:
+            self.gate.delete_user(request.username)
+        except ValueError as error:
+            return _status(error)
+        return _status()
+
     def UpdateCredential(self, request: Any, context: Any) -> Any:
         try:
             self.gate.update_password(
                 request.username,
                 _decoded(request.oldPassword),
                 _decoded(request.newPassword),
-                as_root=getattr(_current, "user", None) == ROOT,
             )
         except ValueError as error:
             return _status(error)
