@@ -26,9 +26,10 @@ ANSIBLE_DIR = REPO / "ansible"
 ROLES_DIR = ANSIBLE_DIR / "roles"
 BIN = Path(sys.executable).parent
 
-# The roles of this issue (prometheus and grafana are written separately; ansible-lint and the
-# syntax checks still cover them).
+# The roles checked for layout, specs and READMEs (prometheus and grafana are written separately;
+# ansible-lint and the syntax checks still cover them).
 ROLES = [
+    "fleet_tls",
     "nvidia_driver",
     "nvme_raid",
     "data_volume",
@@ -41,6 +42,9 @@ ROLES = [
     "ragfleet_service",
     "gateway",
 ]
+# Roles that only write files made on the controller: no packages, so no install step or switch,
+# and nothing to restart, so no handlers.
+WRITE_ONLY_ROLES = {"fleet_tls"}
 PLAYBOOKS = ["site.yml", "verify.yml", "backup.yml", "restore.yml"]
 INVENTORIES = ["local", "example-onprem", "example-large"]
 GROUPS = {"gpu_inference", "datastore", "monitoring", "gateway"}
@@ -249,7 +253,7 @@ def test_group_vars_wire_the_service_to_gateway_monitoring_and_datastore() -> No
     assert got["proxies"] == ["127.0.0.1", "10.20.4.41"]
     assert got["metrics"] == ["127.0.0.1", "10.20.3.31"]
     assert got["milvus"] == "https://10.20.2.21:19530"
-    assert re.fullmatch(r"redis://ragfleet:[^@]+@10\.20\.2\.21:6379/0", got["redis"])
+    assert re.fullmatch(r"rediss://ragfleet:[^@]+@10\.20\.2\.21:6379/0", got["redis"])
     assert got["host"] == "10.20.1.12"
     assert got["llm"] == "http://127.0.0.1:8001"
 
@@ -297,13 +301,22 @@ def test_role_has_the_standard_layout(role: str) -> None:
         "handlers/main.yml",
         "README.md",
     ):
+        if role in WRITE_ONLY_ROLES and part in {"tasks/install.yml", "handlers/main.yml"}:
+            assert not (path / part).exists(), f"{role} writes files only: {part} says otherwise"
+            continue
         assert (path / part).is_file(), f"{role}: {part} is missing"
     main = (path / "tasks/main.yml").read_text()
-    assert main.index("preflight.yml") < main.index("install.yml") < main.index("configure.yml")
+    steps = ["preflight.yml", "configure.yml"]
+    if role not in WRITE_ONLY_ROLES:
+        steps.insert(1, "install.yml")
+    assert [main.index(step) for step in steps] == sorted(main.index(step) for step in steps)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_install_is_skippable_by_a_variable(role: str) -> None:
+    if role in WRITE_ONLY_ROLES:
+        assert "install" not in (ROLES_DIR / role / "tasks/main.yml").read_text()
+        return
     main = load_yaml(ROLES_DIR / role / "tasks/main.yml")
     install = next(
         task for task in main if task["ansible.builtin.include_tasks"]["file"] == "install.yml"

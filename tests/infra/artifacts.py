@@ -201,6 +201,15 @@ def apt_source_problems(host: Any, path: str, keyring: str) -> list[str]:
     return problems
 
 
+# The fleet CA every host trusts for TLS between hosts (the fleet_tls role installs it).
+FLEET_CA = "/etc/ssl/ragfleet/ca.pem"
+
+
+def service_url(host: Any) -> str:
+    """The ragfleet service on its host's private address: HTTPS under the fleet's certificate."""
+    return f"https://{read_manifest(host)['address']}:8000"
+
+
 # The next three read the host once per test run: the alert test polls them for minutes, and what
 # they read (the manifest, prometheus.yml) does not change while it does.
 @functools.cache

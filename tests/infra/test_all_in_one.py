@@ -9,7 +9,12 @@ import uuid
 
 import pytest
 
-from tests.infra.artifacts import runs_trtllm_serve, trtllm_completions_since, wildcard_listeners
+from tests.infra.artifacts import (
+    FLEET_CA,
+    runs_trtllm_serve,
+    trtllm_completions_since,
+    wildcard_listeners,
+)
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.all_in_one
@@ -85,12 +90,15 @@ def test_the_gateway_refuses_a_query_without_a_key(host, gateway_url, gateway_ca
     assert response.status == 401, response.text
 
 
-def test_redis_requires_its_password(host, manifest):
+def test_redis_requires_tls_and_its_password(host, manifest):
     for address in ("127.0.0.1", manifest["address"]):
-        reply = host.run(f"redis-cli -h {address} -p 6379 ping")
+        reply = host.run(f"redis-cli --tls --cacert {FLEET_CA} -h {address} -p 6379 ping")
         assert "NOAUTH" in reply.stdout + reply.stderr, (
             f"Redis on {address} answered {reply.stdout!r}"
         )
+        plaintext = host.run(f"redis-cli -h {address} -p 6379 ping")
+        assert plaintext.rc != 0 or "PONG" not in plaintext.stdout
+        assert "NOAUTH" not in plaintext.stdout + plaintext.stderr, "Redis answered plaintext"
 
 
 def test_nothing_unexpected_listens_on_every_address(host):

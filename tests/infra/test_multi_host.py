@@ -19,10 +19,12 @@ import pytest
 import testinfra
 
 from tests.infra.artifacts import (
+    FLEET_CA,
     monitoring_auth,
     prometheus_url,
     read_manifest,
     runs_trtllm_serve,
+    service_url,
     trtllm_completions_since,
     wildcard_listeners,
 )
@@ -133,12 +135,12 @@ def test_a_second_host_answers_from_the_cache_the_first_filled(auth, document, i
     first, second = inference_hosts[:2]
     question = f"What is the harbour called? {uuid.uuid4().hex[:6]}"
     since = first.check_output("date +%s")
-    miss = _query(first, f"http://{read_manifest(first)['address']}:8000", auth, question)
+    miss = _query(first, service_url(first), auth, question, FLEET_CA)
     assert miss.status == 200, miss.text
     assert miss.json()["cached"] is False, "a fresh question came from the cache"
     if runs_trtllm_serve(read_manifest(first)):
         assert trtllm_completions_since(first, since) >= 1, "the host's trtllm-serve did not answer"
-    hit = _query(second, f"http://{read_manifest(second)['address']}:8000", auth, question)
+    hit = _query(second, service_url(second), auth, question, FLEET_CA)
     assert hit.status == 200, hit.text
     assert hit.json()["cached"] is True, "the second host generated again: no shared cache"
     assert hit.json()["answer"] == miss.json()["answer"]
@@ -182,3 +184,41 @@ def test_no_host_of_the_fleet_listens_on_every_address_but_for_ssh_and_https(
         if wildcard:
             found[member.check_output("hostname")] = wildcard
     assert not found, f"listening on every address: {found}"
+
+
+def test_between_hosts_only_tls_verified_by_the_fleet_ca_gets_through(
+    host, inference_hosts, monitoring_host
+):
+    """Plaintext to the service and to Redis is refused; the gateway verifies each service."""
+    config = host.file("/etc/haproxy/haproxy.cfg").content_string
+    servers = re.findall(r"^\s+server (\S+) (\S+) check(.*)$", config, re.MULTILINE)
+    assert len(servers) == len(inference_hosts), servers
+    for name, _, options in servers:
+        assert f"ssl verify required ca-file {FLEET_CA} verifyhost {name}" in options, options
+    for inference in inference_hosts:
+        url = service_url(inference)
+        with pytest.raises(AssertionError, match="from the host failed"):
+            request(host, "GET", url.replace("https://", "http://", 1) + "/healthz", timeout=10)
+        assert request(host, "GET", f"{url}/healthz", cafile=FLEET_CA).status == 200
+    datastore = read_manifest(monitoring_host)["address"]
+    assert "NOAUTH" in _redis_ping(inference_hosts[0], datastore, FLEET_CA)
+    assert "NOAUTH" not in _redis_ping(inference_hosts[0], datastore, None)
+
+
+_PING = r"""
+import socket, ssl, sys
+address, cafile = sys.argv[1], sys.argv[2]
+sock = socket.create_connection((address, 6379), timeout=10)
+if cafile:
+    sock = ssl.create_default_context(cafile=cafile).wrap_socket(sock, server_hostname=address)
+try:
+    sock.sendall(b"PING\r\n")
+    print(sock.recv(200).decode("utf-8", "replace"))
+except OSError as error:
+    print(f"refused: {error!r}")
+"""
+
+
+def _redis_ping(host: Any, address: str, cafile: str | None) -> str:
+    """Redis's answer to an unauthenticated PING from ``host``, over TLS when ``cafile`` is set."""
+    return host.check_output("python3 -c %s %s %s", _PING, address, cafile or "")

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.infra.artifacts import FLEET_CA, service_url
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.ragfleet_service
@@ -41,7 +42,7 @@ def test_listens_on_the_private_address_only(host, manifest):
 
 
 def test_ready_with_its_dependencies(host, manifest):
-    response = request(host, "GET", f"http://{manifest['address']}:8000/readyz")
+    response = request(host, "GET", f"{service_url(host)}/readyz", cafile=FLEET_CA)
     assert response.status == 200, response.text
     checks = response.json()
     assert checks.get("status") == "ready", checks
@@ -49,6 +50,6 @@ def test_ready_with_its_dependencies(host, manifest):
 
 def test_query_needs_a_key(host, manifest):
     response = request(
-        host, "POST", f"http://{manifest['address']}:8000/query", json_body={"query": "hello"}
+        host, "POST", f"{service_url(host)}/query", json_body={"query": "hello"}, cafile=FLEET_CA
     )
     assert response.status == 401, response.text

@@ -9,6 +9,8 @@ pytestmark = pytest.mark.redis
 
 CONFIG = "/etc/redis/redis.conf"
 PORT = 6379
+FLEET_CA = "/etc/ssl/ragfleet/ca.pem"
+TLS_CLI = f"redis-cli --tls --cacert {FLEET_CA}"
 WILDCARDS = {"0.0.0.0", "::", "*"}
 
 
@@ -50,10 +52,23 @@ def test_listens_on_the_bound_addresses_only(host):
 
 
 def test_passwords_are_required(host):
-    anonymous = host.run(f"redis-cli -h 127.0.0.1 -p {PORT} ping")
+    anonymous = host.run(f"{TLS_CLI} -h 127.0.0.1 -p {PORT} ping")
     assert "NOAUTH" in anonymous.stdout + anonymous.stderr
-    wrong = host.run(f"redis-cli --no-auth-warning -h 127.0.0.1 -p {PORT} -a not-the-password ping")
+    wrong = host.run(f"{TLS_CLI} --no-auth-warning -h 127.0.0.1 -p {PORT} -a not-the-password ping")
     assert "WRONGPASS" in wrong.stdout + wrong.stderr
+
+
+def test_only_tls_is_spoken_verified_by_the_fleet_ca(host):
+    content = host.file(CONFIG).content_string
+    assert re.search(r"^port 0$", content, re.MULTILINE), "a plaintext port is configured"
+    assert re.search(rf"^tls-port {PORT}$", content, re.MULTILINE)
+    plaintext = host.run(f"redis-cli -h 127.0.0.1 -p {PORT} ping")
+    assert "NOAUTH" not in plaintext.stdout + plaintext.stderr, "Redis answered in plaintext"
+    assert "PONG" not in plaintext.stdout
+    other_ca = host.run(
+        f"redis-cli --tls --cacert /etc/ssl/certs/ca-certificates.crt -p {PORT} ping"
+    )
+    assert "NOAUTH" not in other_ca.stdout + other_ca.stderr, "a certificate no CA signed passed"
 
 
 def test_passwords_stored_as_hashes_only(host):

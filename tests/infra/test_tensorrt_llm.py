@@ -12,6 +12,7 @@ import yaml
 
 from tests.infra.artifacts import (
     DOCKER_CLIENT_HARDENING,
+    FLEET_CA,
     STANDIN_REPOSITORY,
     exec_start,
     is_pinned,
@@ -20,6 +21,7 @@ from tests.infra.artifacts import (
     option_values,
     published_addresses,
     role_defaults,
+    service_url,
     unit_image,
     unit_values,
 )
@@ -220,8 +222,8 @@ def test_a_restart_loads_the_built_engine_instead_of_building_it(host, manifest,
         time.sleep(2)
     assert host.check_output(listing.format(engines)) == before
     # Leave the host as found: the service (and the gateway behind it) ready again.
-    readyz = f"http://{manifest['address']}:8000/readyz"
-    while not _answers(host, readyz):
+    readyz = f"{service_url(host)}/readyz"
+    while not _answers(host, readyz, FLEET_CA):
         assert time.monotonic() < deadline, "the service did not become ready again"
         time.sleep(2)
 
@@ -230,8 +232,8 @@ def _generates(host) -> bool:
     return _answers(host, f"http://127.0.0.1:{PORT}/health_generate")
 
 
-def _answers(host, url: str) -> bool:
+def _answers(host, url: str, cafile: str | None = None) -> bool:
     try:
-        return request(host, "GET", url).status == 200
+        return request(host, "GET", url, cafile=cafile).status == 200
     except AssertionError:
         return False

@@ -12,7 +12,7 @@ import os
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ def generate() -> FleetSecrets:
         "vault_hf_token": "",
         "vault_gateway_tls_certificate": "",
         "vault_gateway_tls_private_key": "",
+        **fleet_ca(),
     }
     return FleetSecrets(variables=variables, admin_key=admin_key)
 
@@ -81,6 +82,65 @@ def monitoring_credentials(password: str) -> dict[str, str]:
         raise VaultError("hashing needs bcrypt: pip install 'ragfleet[infra]'") from exc
     digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
     return {"vault_monitoring_password": password, "vault_monitoring_password_bcrypt": digest}
+
+
+def fleet_ca(valid_days: int = 3650) -> dict[str, str]:
+    """A new certificate authority for TLS between the fleet's hosts, as PEM text.
+
+    The playbook's fleet_tls role issues every host's certificate from it; services verify each
+    other against its certificate. Its key lives only in the (encrypted) vault.
+    """
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError as exc:
+        raise VaultError(
+            "making the fleet CA needs cryptography: pip install 'ragfleet[infra]'"
+        ) from exc
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ragfleet"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"ragfleet fleet CA {now:%Y-%m-%d %H%M%S}"),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=valid_days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return {
+        "vault_fleet_ca_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        "vault_fleet_ca_private_key": key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode(),
+    }
 
 
 def render(variables: dict[str, Any]) -> str:
