@@ -268,7 +268,9 @@ def test_group_vars_give_the_service_the_milvus_user_the_datastore_creates() -> 
     user, password, root_password = datastore
     assert token == f"{user}:{password}"
     assert user == "ragfleet_service"
-    assert len(password) >= 32 and len(root_password) >= 32 and password != root_password
+    assert len(password) >= 32
+    assert len(root_password) >= 32
+    assert password != root_password
 
 
 def test_group_vars_put_every_inference_host_behind_the_gateway() -> None:
