@@ -122,12 +122,25 @@ def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GateServer
 
 
 def test_a_plaintext_client_is_refused(gate_server: GateServer) -> None:
+    # "localhost": pymilvus would reuse another test's TLS channel to the same address and token.
     with pytest.raises(MilvusException):
         MilvusClient(
-            uri=f"http://127.0.0.1:{gate_server.port}",
+            uri=f"http://localhost:{gate_server.port}",
             token=f"root:{ROOT_PASSWORD}",
             timeout=3,
         )
+
+
+def test_the_port_never_speaks_plaintext_http2(gate_server: GateServer) -> None:
+    """A plaintext gRPC server answers the HTTP/2 preface with a SETTINGS frame (type 4); this
+    one answers with a TLS alert or closes."""
+    with socket.create_connection(("127.0.0.1", gate_server.port), timeout=5) as connection:
+        connection.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes(9))
+        try:
+            answer = connection.recv(64)
+        except ConnectionResetError:
+            answer = b""
+    assert not (len(answer) >= 9 and answer[3] == 4), answer
 
 
 def test_a_server_certificate_from_another_ca_is_refused(
