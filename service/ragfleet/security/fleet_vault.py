@@ -57,6 +57,9 @@ def generate() -> FleetSecrets:
         "vault_minio_secret_key": random_password(),
         "vault_grafana_admin_password": random_password(),
         "vault_gateway_stats_password": random_password(),
+        # Milvus's root (the milvus role sets it) and the user the service connects as.
+        "vault_milvus_root_password": random_password(),
+        "vault_milvus_service_password": random_password(),
         **monitoring_credentials(random_password()),
         "vault_ragfleet_api_keys": [f"{ADMIN_KEY_NAME}:{hash_key(admin_key)}:admin"],
         "vault_hf_token": "",
