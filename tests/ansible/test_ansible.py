@@ -115,7 +115,9 @@ def run(
 
 def tool(name: str) -> str:
     path = BIN / name
-    assert path.exists(), f"{name} is missing from {BIN}: run `make venv` (pip extra `ops`)"
+    assert path.exists(), (
+        f"{name} is missing from {BIN}: run `make venv` (pip extras `operator`, `test`)"
+    )
     return str(path)
 
 
