@@ -23,7 +23,7 @@ export RAGFLEET_DATA_DIR ?= $(abspath $(DATA_DIR))
 .PHONY: help run test venv run-venv system-deps lint typecheck pytest molecule bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
 
 $(BIN)/.installed: pyproject.toml setup.py requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
