@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.infra.artifacts import (
+    FLEET_CA,
     ROLES_DIR,
     apt_source_problems,
     is_held,
@@ -84,6 +85,17 @@ def test_datasources_have_distinct_uids_and_link_alertmanager(host):
     assert sources["prometheus"]["jsonData"]["alertmanagerUid"] == sources["alertmanager"]["uid"]
     assert sources["prometheus"]["jsonData"]["manageAlerts"] is True
     assert [s["name"] for s in sources.values() if s.get("isDefault")] == ["Prometheus"]
+
+
+def test_datasources_verify_prometheus_and_alertmanager_against_the_fleet_ca(host):
+    """Both serve HTTPS under the fleet's certificates: Grafana reaches them at https URLs and
+    verifies them with the fleet CA's certificate (Grafana takes it inline, not as a path)."""
+    ca = host.file(FLEET_CA).content_string.strip()
+    for source in _yaml(host, "datasources/ragfleet.yml")["datasources"]:
+        assert source["url"].startswith("https://"), source["url"]
+        assert source["jsonData"].get("tlsAuthWithCACert") is True, source["uid"]
+        assert not source["jsonData"].get("tlsSkipVerify"), source["uid"]
+        assert source["secureJsonData"]["tlsCACert"].strip() == ca, source["uid"]
 
 
 def _datasource_uids(node):
