@@ -16,7 +16,9 @@ from tests.infra.artifacts import (
     is_held,
     package_version,
     role_defaults,
+    unit_values,
 )
+from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.grafana
 
@@ -154,3 +156,18 @@ def test_unit_drop_in_exactly_when_installed(host, manifest):
         assert "EnvironmentFile=/etc/grafana/ragfleet-admin.env" in content
         assert "NoNewPrivileges=true" in content
         assert "ProtectSystem=strict" in content
+        # HTTPS with the host's fleet certificate, its key read through the TLS group
+        assert "Environment=GF_SERVER_PROTOCOL=https" in content
+        assert "Environment=GF_SERVER_CERT_FILE=/etc/ssl/ragfleet/host.pem" in content
+        assert "Environment=GF_SERVER_CERT_KEY=/etc/ssl/ragfleet/host.key" in content
+        assert unit_values(content, "SupplementaryGroups") == ["ragfleet-tls"]
+
+
+def test_grafana_answers_over_https_only_where_installed(host, manifest):
+    """Never ran here (no Grafana package reachable): for real monitoring hosts."""
+    if not manifest["install"]:
+        pytest.skip("Grafana is not installed (grafana_install: false): nothing listens")
+    url = f"https://{manifest['address']}:3000/api/health"
+    assert request(host, "GET", url, cafile=FLEET_CA).status == 200
+    with pytest.raises(AssertionError, match="from the host failed"):
+        request(host, "GET", url, cafile="/etc/ssl/certs/ca-certificates.crt", timeout=10)

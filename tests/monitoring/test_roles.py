@@ -204,35 +204,42 @@ def test_units_join_the_tls_group_and_external_urls_say_https(rendered: Rendered
     assert "prometheus_tls_ca_file" in probe["ca_path"]
 
 
-def _preflight(tmp_path: Path, **variables: str) -> str:
-    """The prometheus role's preflight from its listen-address checks on (the platform check
-    needs systemd as PID 1), with the vault's values and ``variables``; '' when it passes."""
+# Each role's preflight from its first check that needs no facts on (the platform checks need
+# systemd as PID 1), with the vault's values.
+PREFLIGHT = {
+    "prometheus": (
+        "Assert listen addresses are host:port",
+        {
+            "prometheus_basic_auth_password": MONITORING_PASSWORD,
+            "prometheus_basic_auth_password_bcrypt": "$2b$04$" + "a" * 53,
+            "prometheus_hardware_profiles_dir": str(PROMETHEUS_ROLE),
+        },
+    ),
+    "grafana": (
+        "Assert the admin password is set and is not Grafana's default",
+        {"grafana_admin_password": "vault-admin-password-2026"},
+    ),
+}
+
+
+def _preflight(tmp_path: Path, role: Path, **variables: str) -> str:
+    """``role``'s preflight with ``variables``: '' when it passes, else Ansible's output."""
+    start_at, vault = PREFLIGHT[role.name]
     play = [
         {
             "name": "Preflight",
             "hosts": "localhost",
             "gather_facts": False,
-            "vars_files": [
-                str(PROMETHEUS_ROLE / "defaults" / "main.yml"),
-                str(PROMETHEUS_ROLE / "vars" / "main.yml"),
-            ],
-            "tasks": [
-                {"ansible.builtin.import_tasks": str(PROMETHEUS_ROLE / "tasks" / "preflight.yml")}
-            ],
+            "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
+            "tasks": [{"ansible.builtin.import_tasks": str(role / "tasks" / "preflight.yml")}],
         }
     ]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    extra = {
-        "prometheus_basic_auth_password": MONITORING_PASSWORD,
-        "prometheus_basic_auth_password_bcrypt": "$2b$04$" + "a" * 53,
-        "prometheus_hardware_profiles_dir": str(PROMETHEUS_ROLE),
-        **variables,
-    }
-    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    (tmp_path / "extra.json").write_text(json.dumps({**vault, **variables}))
     result = run(
         [
             *(ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "play.yml", "-e", "@extra.json"),
-            *("--start-at-task", "Assert listen addresses are host:port"),
+            *("--start-at-task", start_at),
         ],
         cwd=tmp_path,
         env=_ansible_env(tmp_path),
@@ -240,21 +247,36 @@ def _preflight(tmp_path: Path, **variables: str) -> str:
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
 
-def test_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+TLS = {
+    "cert_file": "/etc/ssl/ragfleet/host.pem",
+    "key_file": "/etc/ssl/ragfleet/host.key",
+    "ca_file": "/etc/ssl/ragfleet/ca.pem",
+}
+
+
+def test_prometheus_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
     private = {
         "prometheus_web_listen_address": "10.20.3.31:9090",
         "prometheus_alertmanager_web_listen_address": "10.20.3.31:9093",
     }
-    tls = {
-        "prometheus_tls_cert_file": "/etc/ssl/ragfleet/host.pem",
-        "prometheus_tls_key_file": "/etc/ssl/ragfleet/host.key",
-        "prometheus_tls_ca_file": "/etc/ssl/ragfleet/ca.pem",
-    }
-    assert "would serve the basic-auth password in clear" in _preflight(tmp_path, **private)
-    assert _preflight(tmp_path, **private, **tls) == ""
+    tls = {f"prometheus_tls_{name}": path for name, path in TLS.items()}
+    role = PROMETHEUS_ROLE
+    assert "would serve the basic-auth password in clear" in _preflight(tmp_path, role, **private)
+    assert _preflight(tmp_path, role, **private, **tls) == ""
     without_ca = {**tls, "prometheus_tls_ca_file": ""}
-    assert "would serve the basic-auth password" in _preflight(tmp_path, **private, **without_ca)
-    assert _preflight(tmp_path) == ""  # loopback, as the role's defaults listen
+    assert "in clear" in _preflight(tmp_path, role, **private, **without_ca)
+    assert _preflight(tmp_path, role) == ""  # loopback, as the role's defaults listen
+
+
+def test_grafana_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    private = {"grafana_http_addr": "10.20.3.31"}
+    tls = {f"grafana_tls_{name}": path for name, path in TLS.items()}
+    role = GRAFANA_ROLE
+    assert "would take logins in clear" in _preflight(tmp_path, role, **private)
+    assert _preflight(tmp_path, role, **private, **tls) == ""
+    without_key = {**tls, "grafana_tls_key_file": ""}
+    assert "in clear" in _preflight(tmp_path, role, **private, **without_key)
+    assert _preflight(tmp_path, role) == ""
 
 
 def test_grafana_provisioning_renders_from_variables(rendered: Rendered) -> None:
@@ -285,6 +307,29 @@ def test_grafana_datasources_verify_https_against_the_ca(rendered: Rendered, pki
         assert source["jsonData"]["tlsAuthWithCACert"] is True, source["uid"]
         assert "tlsSkipVerify" not in source["jsonData"], source["uid"]
         assert source["secureJsonData"]["tlsCACert"] == pki.ca.ca_file.read_text(), source["uid"]
+
+
+def test_grafana_serves_https_with_the_given_certificate(rendered: Rendered, pki: Pki) -> None:
+    """Grafana's [server] settings by environment in the unit's drop-in: HTTPS with the host's
+    certificate and TLS 1.2+, the key read through the TLS group, secure cookies, and the
+    certificates' fingerprint so that a renewal restarts it (it reads them at start)."""
+    drop_in = rendered.grafana("override.conf").read_text()
+    environment = dict(
+        line.removeprefix("Environment=").split("=", 1)
+        for line in drop_in.splitlines()
+        if line.startswith("Environment=")
+    )
+    assert environment["GF_SERVER_PROTOCOL"] == "https"
+    assert environment["GF_SERVER_CERT_FILE"] == str(pki.server.cert_file)
+    assert environment["GF_SERVER_CERT_KEY"] == str(pki.server.key_file)
+    assert environment["GF_SERVER_MIN_TLS_VERSION"] == "TLS1.2"
+    assert environment["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert environment["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    assert "\nSupplementaryGroups=ragfleet-tls\n" in drop_in
+    assert "certificates: test-fingerprint" in drop_in
+    tasks = {t["name"]: t for t in load_yaml(GRAFANA_ROLE / "tasks" / "configure.yml")}
+    drop_in_task = tasks["Set the listen address and TLS, and harden the unit"]
+    assert drop_in_task["notify"] == "Restart grafana"
 
 
 def test_grafana_install_switch_guards_repository_package_and_service() -> None:
