@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.security.api_keys import hash_key, new_key
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ packages=(
   prometheus-alertmanager  # amtool checks the rendered Alertmanager config and its routes
   haproxy       # `haproxy -c` checks the gateway role's rendered configuration
   xfsprogs      # the nvme_raid boot script makes and relabels XFS on loop devices in tests/ansible
+  gpg           # tests/ansible/test_supply_chain.py makes throwaway keys for the apt key check
 )
 
 # `python3 -m venv` needs ensurepip; Debian's own python3 splits it into python3-venv.

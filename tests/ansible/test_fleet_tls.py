@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from ragfleet.security import fleet_vault
-from tests.ansible.test_ansible import ROLES_DIR, ansible_env, run, tool
+from tests.ansible.test_ansible import run_local_play
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +22,6 @@ def fleet_ca() -> dict[str, str]:
 
 
 def _converge(tmp_path: Path, ca: dict[str, str], **variables: Any) -> dict[str, Any]:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "hosts": "localhost",
-                    "connection": "local",
-                    "gather_facts": True,
-                    "gather_subset": ["!all", "!min", "platform"],
-                    "roles": ["fleet_tls"],
-                }
-            ]
-        )
-    )
     values = {
         "fleet_tls_ca_certificate": ca["vault_fleet_ca_certificate"],
         "fleet_tls_ca_private_key": ca["vault_fleet_ca_private_key"],
@@ -46,15 +31,9 @@ def _converge(tmp_path: Path, ca: dict[str, str], **variables: Any) -> dict[str,
         "ansible_python_interpreter": sys.executable,
         **variables,
     }
-    env = ansible_env()
-    env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
-    env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    result = run(
-        tool("ansible-playbook"), "-i", "localhost,", playbook, "-e", json.dumps(values), env=env
-    )
-    report: dict[str, Any] = json.loads(result.stdout)
-    assert result.returncode == 0, json.dumps(report)[-3000:]
+    play = {"gather_facts": True, "gather_subset": ["!all", "!min", "platform"]}
+    code, report = run_local_play(tmp_path, {**play, "roles": ["fleet_tls"]}, values)
+    assert code == 0, json.dumps(report)[-3000:]
     return report
 
 
@@ -108,36 +87,9 @@ def test_a_new_ca_or_a_near_end_issues_again_with_the_same_key(
 
 
 def test_the_role_refuses_a_vault_without_a_ca(tmp_path: Path) -> None:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "hosts": "localhost",
-                    "connection": "local",
-                    "gather_facts": False,
-                    "roles": ["fleet_tls"],
-                }
-            ]
-        )
-    )
-    env = ansible_env()
-    env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
-    result = run(
-        tool("ansible-playbook"),
-        "-i",
-        "localhost,",
-        playbook,
-        "-e",
-        json.dumps(
-            {
-                "fleet_tls_ca_certificate": "",
-                "fleet_tls_ca_private_key": "",
-                "fleet_tls_dir": str(tmp_path / "tls"),
-            }
-        ),
-        env=env,
-    )
-    assert result.returncode != 0
-    assert "ragfleet secrets" in result.stdout
+    empty = {"fleet_tls_ca_certificate": "", "fleet_tls_ca_private_key": ""}
+    values = {**empty, "fleet_tls_dir": str(tmp_path / "tls")}
+    code, report = run_local_play(tmp_path, {"gather_facts": False, "roles": ["fleet_tls"]}, values)
+    assert code != 0
+    assert "ragfleet secrets init" in json.dumps(report)
     assert not (tmp_path / "tls").exists()

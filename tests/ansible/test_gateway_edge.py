@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from tests.ansible.test_ansible import rendered  # noqa: F401  (the module-scoped fixture)
 
 

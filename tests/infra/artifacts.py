@@ -117,9 +117,29 @@ def published_addresses(argv: list[str]) -> dict[str, set[str]]:
     return ports
 
 
+# An image reference as the roles pin it: NAME:TAG, or NAME:TAG@sha256:DIGEST where the digest was
+# checked (docs/versions.md, "Supply chain pins"); Docker pulls and runs the digest, the tag is for
+# people. The roles' preflights accept the same two forms.
+IMAGE_REFERENCE = re.compile(
+    r"^(?P<name>[^@ ]+):(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
+
+
+def image_tag(image: str) -> str:
+    """The tag of NAME:TAG or NAME:TAG@sha256:DIGEST; empty when the reference has none."""
+    match = IMAGE_REFERENCE.match(image)
+    return match["tag"] if match else ""
+
+
+def image_digest(image: str) -> str:
+    """The sha256:... digest of NAME:TAG@sha256:DIGEST; empty for a tag-only reference."""
+    match = IMAGE_REFERENCE.match(image)
+    return (match["digest"] or "") if match else ""
+
+
 def is_pinned(image: str) -> bool:
-    name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and tag not in {"", "latest"}
+    return image_tag(image) not in {"", "latest"}
 
 
 # Where no registry is reachable (Molecule), a unit runs a locally built stand-in of its pinned
@@ -128,10 +148,11 @@ STANDIN_REPOSITORY = "ragfleet-standin/"
 
 
 def unit_image(host: Any, argv: list[str], pinned: str) -> str:
-    """The image a container unit runs: the pinned one, or its labelled stand-in (same tag)."""
+    """The image a container unit runs: the pinned one, or its labelled stand-in (same tag; a
+    stand-in is built locally, so it carries no digest)."""
     if pinned in argv:
         return pinned
-    tag = pinned.rpartition(":")[2]
+    tag = image_tag(pinned)
     for token in argv:
         if token.startswith(STANDIN_REPOSITORY) and token.endswith(f":{tag}"):
             label = host.check_output(

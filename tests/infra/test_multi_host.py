@@ -198,12 +198,25 @@ def test_between_hosts_only_tls_verified_by_the_fleet_ca_gets_through(
         assert f"ssl verify required ca-file {FLEET_CA} verifyhost {name}" in options, options
     for inference in inference_hosts:
         url = service_url(inference)
-        with pytest.raises(AssertionError, match="from the host failed"):
+        _wait_until_healthy(host, f"{url}/healthz")  # an earlier test restarts one service
+        with pytest.raises(AssertionError, match="from the host failed") as refused:
             request(host, "GET", url.replace("https://", "http://", 1) + "/healthz", timeout=10)
-        assert request(host, "GET", f"{url}/healthz", cafile=FLEET_CA).status == 200
+        assert "Connection refused" not in str(refused.value), "the service is not listening"
     datastore = read_manifest(monitoring_host)["address"]
     assert "NOAUTH" in _redis_ping(inference_hosts[0], datastore, FLEET_CA)
     assert "NOAUTH" not in _redis_ping(inference_hosts[0], datastore, None)
+
+
+def _wait_until_healthy(host: Any, url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if request(host, "GET", url, cafile=FLEET_CA, timeout=5).status == 200:
+                return
+        except AssertionError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer over TLS in {timeout_s:.0f} s"
+        time.sleep(2)
 
 
 _PING = r"""

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from tests.integration.conftest import REPO, TEST_MAX_TOKENS
 
 RAGFLEET = str(Path(sys.executable).with_name("ragfleet"))

@@ -17,7 +17,7 @@ import pytest
 import redis
 from litestar.testing import AsyncTestClient
 
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.app import create_app
 from tests.integration.conftest import SettingsFactory
 from tests.support.pki import TestCA

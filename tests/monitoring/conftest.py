@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from tests.integration.conftest import TEST_MAX_TOKENS, llm_server  # noqa: F401 (a fixture)
 from tests.support.pki import ServerCertificate, TestCA
 

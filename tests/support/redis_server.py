@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from tests.support.pki import ServerCertificate
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from ragfleet.query.filters import FilterError, build_expression
+from ragfleet.errors import FilterError
+from ragfleet.query.filters import build_expression
 
 
 def test_no_filter_is_an_empty_expression() -> None:

@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.api.llm_metrics import llm_metrics_controller
 
 TEXT = b'# TYPE trtllm_kv_cache_utilization gauge\ntrtllm_kv_cache_utilization{model="m"} 0.25\n'

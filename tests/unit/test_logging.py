@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
-from ragfleet import logging_setup
-from ragfleet.logging_setup import configure_logging
+from ragfleet.observability import logging as ragfleet_logging
+from ragfleet.observability.logging import configure_logging
 
 SECRET = "rf_secret_value_that_must_not_be_logged"
 
@@ -19,7 +19,7 @@ def _fail_with_a_secret_in_scope() -> None:
 @pytest.fixture(autouse=True)
 def _restore_logging() -> object:
     yield
-    logging_setup._configured_for = None
+    ragfleet_logging._configured_for = None
     configure_logging()
 
 
@@ -27,13 +27,13 @@ def _restore_logging() -> object:
 def test_tracebacks_do_not_print_local_variables(
     json_lines: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    logging_setup._configured_for = None
+    ragfleet_logging._configured_for = None
     configure_logging("INFO", json_lines=json_lines)
     try:
         _fail_with_a_secret_in_scope()
     except RuntimeError:
         logger.exception("request failed")
-    logging_setup._flush_pending()
+    ragfleet_logging._flush_pending()
     err = capsys.readouterr().err
     assert "request failed" in err
     assert "_fail_with_a_secret_in_scope" in err  # the traceback itself is kept

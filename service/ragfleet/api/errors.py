@@ -21,13 +21,15 @@ from litestar.status_codes import (
 )
 from loguru import logger
 
-from ragfleet.adapters.llm import LLMTimeoutError, LLMUnavailableError
-from ragfleet.adapters.vector_store import VectorStoreUnavailableError
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import ErrorBody
-from ragfleet.ingestion.service import DocumentError
+from ragfleet.errors import (
+    ClientError,
+    DependencyTimeoutError,
+    DependencyUnavailableError,
+    RagfleetError,
+)
 from ragfleet.observability.metrics import ERRORS
-from ragfleet.query.filters import FilterError
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -97,33 +99,31 @@ _HTTP_ERROR_TYPES = {
 }
 
 
-def handle_client_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    kind = "invalid_filter" if isinstance(exc, FilterError) else "invalid_document"
-    ERRORS.labels(type=kind).inc()
-    return _respond(request, HTTP_400_BAD_REQUEST, str(exc))
-
-
-def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    store_down = isinstance(exc, VectorStoreUnavailableError)
-    dependency = "vector store" if store_down else "LLM server"
-    ERRORS.labels(type="vector_store_unavailable" if store_down else "llm_unavailable").inc()
-    logger.opt(exception=exc).warning("{} unavailable", dependency)
-    return _respond(
-        request,
-        HTTP_503_SERVICE_UNAVAILABLE,
-        f"the {dependency} is unavailable; retry later",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
-    )
-
-
-def handle_timeout(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
-    ERRORS.labels(type="llm_timeout").inc()
-    logger.opt(exception=exc).warning("LLM server timed out")
-    return _respond(
-        request,
-        HTTP_504_GATEWAY_TIMEOUT,
-        "the LLM server did not answer in time; retry, or ask a shorter question",
-    )
+def handle_ragfleet_error(
+    request: Request[Any, Any, Any], exc: RagfleetError
+) -> Response[ErrorBody]:
+    """The one place the error tree becomes HTTP: 400, 503 with Retry-After, or 504."""
+    if isinstance(exc, ClientError):
+        ERRORS.labels(type=exc.kind).inc()
+        return _respond(request, HTTP_400_BAD_REQUEST, str(exc))
+    if isinstance(exc, DependencyUnavailableError):
+        ERRORS.labels(type=exc.kind).inc()
+        logger.opt(exception=exc).warning("{} unavailable", exc.dependency)
+        return _respond(
+            request,
+            HTTP_503_SERVICE_UNAVAILABLE,
+            f"the {exc.dependency} is unavailable; retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    if isinstance(exc, DependencyTimeoutError):
+        ERRORS.labels(type=exc.kind).inc()
+        logger.opt(exception=exc).warning("{} timed out", exc.dependency)
+        return _respond(
+            request,
+            HTTP_504_GATEWAY_TIMEOUT,
+            f"the {exc.dependency} did not answer in time; retry, or ask a shorter question",
+        )
+    return handle_internal(request, exc)
 
 
 def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -139,10 +139,6 @@ def handle_internal(request: Request[Any, Any, Any], exc: Exception) -> Response
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
-    FilterError: handle_client_error,
-    DocumentError: handle_client_error,
-    VectorStoreUnavailableError: handle_unavailable,
-    LLMUnavailableError: handle_unavailable,
-    LLMTimeoutError: handle_timeout,
+    RagfleetError: handle_ragfleet_error,
     Exception: handle_internal,
 }

@@ -1,4 +1,4 @@
-"""Request checks that run before the body is read."""
+"""Route guards: the checks a route runs before its body is read (media type, API-key scope)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+from ragfleet.security.auth import check_scope
 
 
 def media_type_of(content_type: str) -> str:
@@ -25,3 +28,16 @@ def check_json_content_type(connection: ASGIConnection[Any, Any, Any, Any]) -> N
                 "send the body as JSON"
             ),
         )
+
+
+def requires_scope(scope: str, *, json_body: bool = False) -> Any:
+    """One guard per route (Litestar copies the handler for each guard it runs, per request):
+    the scope check, and for JSON endpoints the content-type check too."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if json_body:
+            check_json_content_type(connection)
+        check_scope(connection, scope)
+
+    guard.__name__ = f"requires_{scope}"
+    return guard

@@ -40,7 +40,7 @@ from ragfleet.security.auth import key_with_scope
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from ragfleet.system.container import Services
+    from ragfleet.system.wiring import Services
 
 PATH = "/query"
 # Queries are at most a few KiB; larger bodies are rare enough to leave to Litestar.
@@ -114,7 +114,6 @@ class CacheHitPath:
             data = _decode_request(body)
         except msgspec.MsgspecError:
             return receive
-        asked = time.perf_counter()
         try:
             answer = await services.queries.cached(
                 data.query, data.context_filter, data.max_results
@@ -123,10 +122,9 @@ class CacheHitPath:
             return receive
         if answer is None:
             return receive
-        processing_time = time.perf_counter() - asked
 
         request_id = assign_request_id(scope)
-        payload = _encode(query_response(answer, processing_time, request_id))
+        payload = _encode(query_response(answer, request_id))
         self._in_progress.inc()
         try:
             await send(

@@ -10,7 +10,7 @@ sources and citations under ``ragfleet``.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import msgspec
@@ -18,18 +18,17 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEventMessage
 from msgspec import Meta
 
-from ragfleet.adapters.llm import LLMTimeoutError, LLMUnavailableError, TokenDelta
-from ragfleet.adapters.vector_store import VectorStoreUnavailableError
+from ragfleet.api.guards import requires_scope
 from ragfleet.api.presenters import citations_of, sources_of
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import MAX_QUERY_CHARS, MaxResults
-from ragfleet.query.filters import build_expression
-from ragfleet.query.models import Answer
-from ragfleet.security.auth import requires_scope
-from ragfleet.system.container import Services
+from ragfleet.api.streaming import stream_answer
+from ragfleet.domain import Answer, TokenDelta
+from ragfleet.errors import RagfleetError
+from ragfleet.system.wiring import Services
 
 MODEL_ID = "ragfleet"
 _encode = msgspec.json.encode
@@ -111,13 +110,13 @@ class OpenAIController(Controller):
     ) -> Any:
         """Answer the last user message from the corpus, streamed when ``stream`` is true."""
         question = _question(data)
-        build_expression(data.context_filter)
         created = int(time.time())
         completion_id = _completion_id(request)
         if data.stream:
-            items = services.queries.stream(question, data.context_filter, data.max_results)
-            first = await anext(items)
-            return ServerSentEvent(_chunks(first, items, completion_id, created))
+            chunks = OpenAIChunks(completion_id, created)
+            return await stream_answer(
+                services.queries, question, data.context_filter, data.max_results, chunks
+            )
         answer = await services.queries.answer(question, data.context_filter, data.max_results)
         return {
             "id": completion_id,
@@ -140,35 +139,39 @@ class OpenAIController(Controller):
         }
 
 
-async def _chunks(
-    first: TokenDelta | Answer,
-    rest: AsyncGenerator[TokenDelta | Answer, None],
-    completion_id: str,
-    created: int,
-) -> AsyncIterator[ServerSentEventMessage]:
-    def chunk(delta: dict[str, Any], finish: str | None, **extra: Any) -> ServerSentEventMessage:
+class OpenAIChunks:
+    """``chat.completion.chunk`` events: the role, the text as it comes, ``finish_reason: stop``
+    with ragfleet's sources, then ``[DONE]``; an error object if generation fails midway."""
+
+    def __init__(self, completion_id: str, created: int) -> None:
+        self._completion_id = completion_id
+        self._created = created
+
+    def _chunk(
+        self, delta: dict[str, Any], finish: str | None, **extra: Any
+    ) -> ServerSentEventMessage:
         body = {
-            "id": completion_id,
+            "id": self._completion_id,
             "object": "chat.completion.chunk",
-            "created": created,
+            "created": self._created,
             "model": MODEL_ID,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
         return ServerSentEventMessage(data=_encode(body))
 
-    yield chunk({"role": "assistant", "content": ""}, None)
-    item: TokenDelta | Answer | None = first
-    try:
-        while item is not None:
-            if isinstance(item, TokenDelta):
-                yield chunk({"content": item.text}, None)
-            else:
-                yield chunk({}, "stop", ragfleet=_extension(item))
-            item = await anext(rest, None)
-    except (LLMUnavailableError, LLMTimeoutError, VectorStoreUnavailableError):
-        error = {"message": "the LLM server failed during generation", "type": "server_error"}
-        yield ServerSentEventMessage(data=_encode({"error": error}))
-    finally:
-        await rest.aclose()
-    yield ServerSentEventMessage(data="[DONE]")
+    def opening(self) -> Iterable[ServerSentEventMessage]:
+        return (self._chunk({"role": "assistant", "content": ""}, None),)
+
+    def token(self, delta: TokenDelta) -> ServerSentEventMessage:
+        return self._chunk({"content": delta.text}, None)
+
+    def done(self, answer: Answer) -> ServerSentEventMessage:
+        return self._chunk({}, "stop", ragfleet=_extension(answer))
+
+    def failed(self, error: RagfleetError) -> ServerSentEventMessage:
+        body = {"message": "the LLM server failed during generation", "type": "server_error"}
+        return ServerSentEventMessage(data=_encode({"error": body}))
+
+    def closing(self) -> Iterable[ServerSentEventMessage]:
+        return (ServerSentEventMessage(data="[DONE]"),)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ragfleet.api.schemas import Citation, QueryResponse, StageTimingsBody
-from ragfleet.query.models import Answer
+from ragfleet.api.schemas import Citation, QueryResponse
+from ragfleet.domain import Answer, StageTimings
 
 
 def sources_of(answer: Answer) -> list[str]:
@@ -27,23 +27,23 @@ def citations_of(answer: Answer) -> list[Citation]:
     ]
 
 
-def timings_of(answer: Answer) -> StageTimingsBody:
+def timings_of(answer: Answer) -> StageTimings:
     """Stage timings rounded to microseconds (zeros for a cached answer)."""
     if answer.cached:
-        return StageTimingsBody(embed=0.0, search=0.0, generate=0.0)
-    return StageTimingsBody(
+        return StageTimings()
+    return StageTimings(
         embed=round(answer.timings.embed, 6),
         search=round(answer.timings.search, 6),
         generate=round(answer.timings.generate, 6),
     )
 
 
-def query_response(answer: Answer, processing_time: float, request_id: str) -> QueryResponse:
+def query_response(answer: Answer, request_id: str) -> QueryResponse:
     """The body of ``POST /query``, from the Litestar handler and the cache-hit path alike."""
     return QueryResponse(
         answer=answer.text,
         sources=sources_of(answer),
-        processing_time=round(processing_time, 6),
+        processing_time=round(answer.elapsed_s, 6),
         timestamp=datetime.now(UTC).isoformat(),
         citations=citations_of(answer),
         timings=timings_of(answer),

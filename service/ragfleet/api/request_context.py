@@ -19,7 +19,7 @@ from typing import Any
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
-from ragfleet.logging_setup import info_line
+from ragfleet.observability.logging import info_line
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

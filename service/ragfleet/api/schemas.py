@@ -7,6 +7,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from ragfleet.domain import StageTimings
+
 MAX_QUERY_CHARS = 2000
 MAX_RESULTS_LIMIT = 20
 MAX_DOCUMENTS_PER_REQUEST = 256
@@ -71,14 +73,6 @@ class Citation(msgspec.Struct):
     score: float
 
 
-class StageTimingsBody(msgspec.Struct):
-    """Seconds per stage of the pipeline."""
-
-    embed: float
-    search: float
-    generate: float
-
-
 class QueryResponse(msgspec.Struct):
     """The chapter's contract (answer, sources, processing_time, timestamp) plus citations."""
 
@@ -87,7 +81,7 @@ class QueryResponse(msgspec.Struct):
     processing_time: float
     timestamp: str
     citations: list[Citation]
-    timings: StageTimingsBody
+    timings: StageTimings
     model: str
     request_id: str
     cached: bool = False

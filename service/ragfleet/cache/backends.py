@@ -14,18 +14,20 @@ window reconnects by itself. A failure also empties the near cache.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
 from ragfleet.cache.near import NearCache
 from ragfleet.observability.metrics import CACHE_ERRORS, CACHE_SINGLE_FLIGHT_WAITS
+
+if TYPE_CHECKING:
+    from redis.asyncio.lock import Lock
 
 VersionSource = Callable[[], Awaitable[int]]
 
@@ -165,11 +167,6 @@ if tonumber(ARGV[1]) > current then
 end
 return 0
 """
-# KEYS[1] = lock key; ARGV[1] = owner token. Delete only a lock we still own.
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def redis_tls_options(url: str, ca_file: str) -> dict[str, Any]:
@@ -219,14 +216,13 @@ class RedisAnswerCache:
         self._ttl_s = ttl_s
         self._retry_after_error_s = retry_after_error_s
         self._wait_s = wait_s
-        self._lock_ttl_ms = int(lock_ttl_s * 1000)
+        self._lock_ttl_s = lock_ttl_s
         self._version_key = f"{prefix}corpus_version"
         self._version_channel = self._version_key
         self._answer_prefix = f"{prefix}answer:"
         self._lock_prefix = f"{prefix}lock:"
         self._lookup_script = self._redis.register_script(_LOOKUP_LUA)
         self._set_version_script = self._redis.register_script(_SET_VERSION_LUA)
-        self._release_script = self._redis.register_script(_RELEASE_LUA)
         self._failed_at = -1e9
         self._flights = _LocalFlights()
         self._near = NearCache(near_max_entries)
@@ -349,25 +345,30 @@ class RedisAnswerCache:
             if local.value is not None:
                 yield local
                 return
-            token = await self._acquire_or_wait(fingerprint, version, local)
+            lock = await self._acquire_or_wait(fingerprint, version, local)
             try:
                 yield local
             finally:
-                if token is not None:
-                    await self._release(fingerprint, version, token)
+                if lock is not None:
+                    await self._release(lock)
 
-    async def _acquire_or_wait(self, fingerprint: str, version: int, flight: Flight) -> str | None:
-        """Take the lock (returns its token) or wait until the holder stored the answer."""
+    async def _acquire_or_wait(self, fingerprint: str, version: int, flight: Flight) -> Lock | None:
+        """Take the lock or wait until its holder stored the answer.
+
+        redis-py's owner-token lock (SET NX PX, released by a script only while still owned);
+        it is not asked to block, since a waiter watches for the answer instead.
+        """
         if not self.available:
             return None
-        lock_key = self._lock_key(version, fingerprint)
-        token = secrets.token_hex(8)
+        lock: Lock = self._redis.lock(
+            self._lock_key(version, fingerprint), timeout=self._lock_ttl_s, blocking=False
+        )
         deadline = time.monotonic() + self._wait_s
         waited = False
         try:
             while time.monotonic() < deadline:
-                if await self._redis.set(lock_key, token, nx=True, px=self._lock_ttl_ms):
-                    return token
+                if await lock.acquire():
+                    return lock
                 waited = True
                 value = await self._redis.get(self._answer_key(version, fingerprint))
                 if value is not None:
@@ -382,9 +383,13 @@ class RedisAnswerCache:
             CACHE_SINGLE_FLIGHT_WAITS.labels(outcome="timeout").inc()
         return None
 
-    async def _release(self, fingerprint: str, version: int, token: str) -> None:
+    async def _release(self, lock: Lock) -> None:
+        from redis.exceptions import LockError
+
         try:
-            await self._release_script(keys=[self._lock_key(version, fingerprint)], args=[token])
+            await lock.release()
+        except LockError:
+            pass  # expired and perhaps taken by another holder: not ours to delete
         except Exception as exc:
             self._failed("unlock", exc)
 

@@ -4,65 +4,17 @@ from __future__ import annotations
 
 import msgspec
 
-from ragfleet.adapters.vector_store import SearchHit
-from ragfleet.query.models import Answer, StageTimings
+from ragfleet.domain import Answer
 
-
-class _Passage(msgspec.Struct, array_like=True):
-    doc_id: str
-    chunk_index: int
-    text: str
-    source: str
-    score: float
-
-
-class CachedAnswer(msgspec.Struct):
-    """What is stored per cache key; timings are those of the request that generated it."""
-
-    text: str
-    model: str
-    passages: list[_Passage]
-    embed_s: float
-    search_s: float
-    generate_s: float
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(CachedAnswer)
+_encode = msgspec.json.Encoder().encode
+_decoder = msgspec.json.Decoder(Answer)
 
 
 def encode_answer(answer: Answer) -> bytes:
-    """Serialise an answer for the cache."""
-    return _encoder.encode(
-        CachedAnswer(
-            text=answer.text,
-            model=answer.model,
-            passages=[
-                _Passage(h.doc_id, h.chunk_index, h.text, h.source, h.score)
-                for h in answer.passages
-            ],
-            embed_s=answer.timings.embed,
-            search_s=answer.timings.search,
-            generate_s=answer.timings.generate,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-        )
-    )
+    """Serialise an answer for the cache; timings are those of the request that generated it."""
+    return _encode(answer)
 
 
 def decode_answer(raw: bytes) -> Answer:
     """Rebuild an answer from cache bytes; raises msgspec.DecodeError on foreign data."""
-    cached = _decoder.decode(raw)
-    return Answer(
-        text=cached.text,
-        passages=[
-            SearchHit(p.doc_id, p.chunk_index, p.text, p.source, p.score) for p in cached.passages
-        ],
-        model=cached.model,
-        timings=StageTimings(cached.embed_s, cached.search_s, cached.generate_s),
-        prompt_tokens=cached.prompt_tokens,
-        completion_tokens=cached.completion_tokens,
-        cached=True,
-    )
+    return msgspec.structs.replace(_decoder.decode(raw), cached=True)

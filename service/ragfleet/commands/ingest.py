@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragfleet.logging_setup import configure_logging
+    from ragfleet.observability.logging import configure_logging
 
     try:
         settings = Settings.from_env()
@@ -50,38 +50,22 @@ def run(args: argparse.Namespace) -> int:
 async def _ingest(settings: Settings, paths: list[Path], root: Path, quiet: bool) -> int:
     from tqdm import tqdm
 
-    from ragfleet.adapters.embedder import OnnxEmbedder
-    from ragfleet.adapters.vector_store import MilvusVectorStore, VectorStoreUnavailableError
     from ragfleet.ingestion.loaders import iter_files, load_file
-    from ragfleet.ingestion.service import IngestionService
+    from ragfleet.system.wiring import open_corpus
 
     files = list(iter_files(p.resolve() for p in paths))
     if not files:
         logger.error("no .md, .txt or .html files under {}", " ".join(map(str, paths)))
         return 1
-    embedder = OnnxEmbedder.from_settings(settings)
-    store = MilvusVectorStore(settings, embedder.dim)
-    service = IngestionService(
-        store, embedder, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
-    )
-    try:
-        await store.ensure_ready()
-    except VectorStoreUnavailableError as exc:
-        raise RuntimeError(
-            f"cannot open the vector store at {store.uri}: {exc.__cause__!r}. With Milvus Lite,"
-            " stop `ragfleet serve` first or ingest through POST /documents."
-        ) from exc
     ingested = unchanged = chunks = 0
     version = 0
-    try:
+    async with open_corpus(settings) as service:
         for path in tqdm(files, desc="ingest", unit="file", disable=quiet):
             report = await service.ingest([load_file(path, root)])
             ingested += report.ingested
             unchanged += report.unchanged
             chunks += report.chunks
             version = report.corpus_version
-    finally:
-        await store.close()
     logger.info(
         "{} files: {} ingested ({} chunks), {} unchanged; corpus version {}",
         len(files),

@@ -32,9 +32,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
     from ragfleet.adapters.milvus_lite_server import MilvusLiteServer
-    from ragfleet.logging_setup import configure_logging
+    from ragfleet.observability.logging import configure_logging
+    from ragfleet.system.wiring import llm_server
 
     overrides = {k: v for k, v in vars(args).items() if k in {"host", "port", "workers"} and v}
     try:
@@ -45,11 +45,8 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_json)
 
     with ExitStack() as sidecars:
-        if not settings.llm_base_url:
-            llm = EmbeddedLLMServer.from_settings(settings)
-            llm.start()
-            sidecars.callback(llm.stop)
-            os.environ["RAGFLEET_LLM_BASE_URL"] = llm.base_url
+        # Started here, once, and shared: each worker would otherwise load its own model.
+        os.environ["RAGFLEET_LLM_BASE_URL"] = sidecars.enter_context(llm_server(settings))
         if settings.workers > 1 and settings.uses_milvus_lite:
             milvus = MilvusLiteServer(settings.milvus_lite_path)
             milvus.start()

@@ -17,6 +17,7 @@ import anyio.to_thread
 
 from ragfleet.adapters.embedder import Embedder
 from ragfleet.adapters.vector_store import ChunkRecord, VectorStore
+from ragfleet.errors import DocumentError
 from ragfleet.ingestion.chunking import chunk_text
 
 
@@ -31,10 +32,6 @@ class DocumentInput(Protocol):
     def source(self) -> str: ...
     @property
     def metadata(self) -> Mapping[str, Any]: ...
-
-
-class DocumentError(ValueError):
-    """A document the service will not store; the message names the document and the field."""
 
 
 @dataclass(frozen=True, slots=True)

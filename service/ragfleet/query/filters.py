@@ -17,13 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-FILTERABLE_FIELDS: Final[Mapping[str, type]] = {
-    "doc_id": str,
-    "source": str,
-    "category": str,
-    "lang": str,
-    "year": int,
-}
+from ragfleet.domain import FILTERABLE_FIELDS
+from ragfleet.errors import FilterError
+
 _COMPARISONS: Final[Mapping[str, str]] = {
     "eq": "==",
     "ne": "!=",
@@ -35,10 +31,6 @@ _COMPARISONS: Final[Mapping[str, str]] = {
 _RANGE_OPERATORS: Final = frozenset({"gt", "gte", "lt", "lte"})
 MAX_IN_VALUES: Final = 100
 MAX_STRING_LENGTH: Final = 512
-
-
-class FilterError(ValueError):
-    """A ``context_filter`` the service refuses; the message tells the caller what to change."""
 
 
 def build_expression(context_filter: Mapping[str, Any] | None) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from ragfleet.adapters.llm import ChatMessage
-from ragfleet.adapters.vector_store import SearchHit
+from ragfleet.domain import SearchHit
 
 PROMPT_VERSION = "2026-12-01.1"
 

@@ -16,21 +16,15 @@ import anyio.to_thread
 import msgspec
 
 from ragfleet.adapters.embedder import Embedder
-from ragfleet.adapters.llm import (
-    ChatMessage,
-    Completion,
-    LLMTimeoutError,
-    LLMUnavailableError,
-    OpenAIChatClient,
-    TokenDelta,
-)
-from ragfleet.adapters.vector_store import SearchHit, VectorStore, VectorStoreUnavailableError
+from ragfleet.adapters.llm import ChatMessage, Completion, OpenAIChatClient
+from ragfleet.adapters.vector_store import VectorStore
 from ragfleet.cache.backends import AnswerCache
 from ragfleet.cache.codec import decode_answer, encode_answer
 from ragfleet.cache.keys import fingerprint
+from ragfleet.domain import Answer, SearchHit, StageTimings, TokenDelta
+from ragfleet.errors import LLMTimeoutError, LLMUnavailableError, VectorStoreUnavailableError
 from ragfleet.observability.metrics import CACHE_ERRORS, CACHE_REQUESTS, STAGE_SECONDS
 from ragfleet.query.filters import build_expression
-from ragfleet.query.models import Answer, StageTimings
 from ragfleet.query.prompting import (
     NO_CONTEXT_ANSWER,
     PROMPT_VERSION,
@@ -83,15 +77,24 @@ class QueryService:
     async def answer(
         self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
     ) -> Answer:
-        """A cached answer if there is one for this corpus version, else a generated one."""
-        expression = build_expression(context_filter)  # FilterError before any work is done
+        """A cached answer if there is one for this corpus version, else a generated one.
+
+        Raises FilterError before any work is done, and the dependency errors of the tree in
+        :mod:`ragfleet.errors`. ``elapsed_s`` of the answer is this call's duration.
+        """
         started = time.perf_counter()
+        expression = build_expression(context_filter)
         try:
             if self._cache is None:
-                return await self._generate(question, expression, max_results)
-            return await self._answer_cached(question, context_filter, expression, max_results)
+                answer = await self._generate(question, expression, max_results)
+            else:
+                answer = await self._answer_cached(
+                    question, context_filter, expression, max_results
+                )
         finally:
-            _TOTAL_SECONDS.observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            _TOTAL_SECONDS.observe(elapsed)
+        return msgspec.structs.replace(answer, elapsed_s=elapsed)
 
     async def cached(
         self, question: str, context_filter: Mapping[str, Any] | None, max_results: int
@@ -99,12 +102,12 @@ class QueryService:
         """The cached answer for this corpus version, or None; only a hit is counted.
 
         For callers that answer hits themselves and pass everything else to :meth:`answer`,
-        which then counts the miss (or the undecodable value) once. Raises FilterError.
+        which then counts the miss (or the undecodable value) once. A filter is not checked
+        here: one that :meth:`answer` would refuse never has a cached answer to find.
         """
         if self._cache is None:
             return None
         started = time.perf_counter()
-        build_expression(context_filter)
         key = await self._cache_key(question, context_filter, max_results)
         lookup = await self._cache.lookup(key)
         if lookup.value is None:
@@ -114,8 +117,9 @@ class QueryService:
         except msgspec.DecodeError:
             return None
         _HITS.inc()
-        _TOTAL_SECONDS.observe(time.perf_counter() - started)
-        return answer
+        elapsed = time.perf_counter() - started
+        _TOTAL_SECONDS.observe(elapsed)
+        return msgspec.structs.replace(answer, elapsed_s=elapsed)
 
     async def _answer_cached(
         self,
@@ -184,7 +188,9 @@ class QueryService:
 
         A cached answer comes back as one delta. A stream that misses does not wait on other
         in-flight generations (it would have nothing to stream meanwhile) but fills the cache.
+        The answer's ``elapsed_s`` runs from the first item asked for to the last.
         """
+        started = time.perf_counter()
         expression = build_expression(context_filter)
         key, version = "", 0
         if self._cache is not None:
@@ -192,15 +198,16 @@ class QueryService:
             cached, version = await self._lookup(self._cache, key)
             if cached is not None:
                 yield TokenDelta(cached.text)
-                yield cached
+                yield msgspec.structs.replace(cached, elapsed_s=time.perf_counter() - started)
                 return
         retrieval = await self.retrieve(question, expression, max_results)
         if not retrieval.passages:
             yield TokenDelta(NO_CONTEXT_ANSWER)
             timings = StageTimings(retrieval.embed_s, retrieval.search_s)
-            yield Answer(NO_CONTEXT_ANSWER, [], self._llm.known_model, timings)
+            elapsed = time.perf_counter() - started
+            yield Answer(NO_CONTEXT_ANSWER, [], self._llm.known_model, timings, elapsed_s=elapsed)
             return
-        started = time.perf_counter()
+        generating = time.perf_counter()
         completion: Completion | None = None
         async for item in self._llm.stream(retrieval.messages):
             if isinstance(item, TokenDelta):
@@ -208,7 +215,7 @@ class QueryService:
             else:
                 completion = item
         assert completion is not None
-        generated = time.perf_counter() - started
+        generated = time.perf_counter() - generating
         STAGE_SECONDS.labels(stage="generate").observe(generated)
         answer = Answer(
             text=completion.text.strip(),
@@ -222,7 +229,7 @@ class QueryService:
             # Stored under the version read before retrieval: if the corpus changed meanwhile,
             # this answer is already unreachable, as it should be.
             await self._cache.store(key, version, encode_answer(answer))
-        yield answer
+        yield msgspec.structs.replace(answer, elapsed_s=time.perf_counter() - started)
 
     async def _cache_key(
         self, question: str, context_filter: Mapping[str, Any] | None, max_results: int

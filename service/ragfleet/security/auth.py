@@ -11,11 +11,9 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
 
-from ragfleet.api.guards import check_json_content_type
 from ragfleet.security.api_keys import ApiKey, KeyRing
 
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/schema")
@@ -67,16 +65,3 @@ def check_scope(connection: ASGIConnection[Any, Any, Any, Any], scope: str) -> N
     user = connection.scope.get("user")
     if isinstance(user, ApiKey) and not user.allows(scope):
         raise PermissionDeniedException(f"API key '{user.name}' lacks the '{scope}' scope")
-
-
-def requires_scope(scope: str, *, json_body: bool = False) -> Any:
-    """One guard per route (Litestar copies the handler for each guard it runs, per request):
-    the scope check, and for JSON endpoints the content-type check too."""
-
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        if json_body:
-            check_json_content_type(connection)
-        check_scope(connection, scope)
-
-    guard.__name__ = f"requires_{scope}"
-    return guard

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -13,8 +13,9 @@ import ragfleet
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.adapters.embedder import OnnxEmbedder
 from ragfleet.adapters.llm import OpenAIChatClient
-from ragfleet.adapters.vector_store import MilvusVectorStore, VectorStoreUnavailableError
+from ragfleet.adapters.vector_store import MilvusVectorStore
 from ragfleet.cache.backends import AnswerCache, InProcessAnswerCache, RedisAnswerCache
+from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.ingestion.service import IngestionService
 from ragfleet.observability.metrics import BUILD_INFO, CORPUS_CHUNKS, CORPUS_VERSION
 from ragfleet.query.service import QueryService
@@ -56,7 +57,11 @@ def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | N
     )
 
 
-async def _open_store(settings: Settings, store: MilvusVectorStore) -> None:
+async def _open_store(
+    settings: Settings, store: MilvusVectorStore, *, required: bool = False
+) -> None:
+    """Connect and create the collections; ``required``: a Milvus server that is down is an
+    error (the CLI), not a warning (the service, whose /readyz reports it)."""
     try:
         await store.ensure_ready()
     except VectorStoreUnavailableError as exc:
@@ -68,6 +73,8 @@ async def _open_store(settings: Settings, store: MilvusVectorStore) -> None:
                 " through POST /documents, or run `ragfleet serve --workers N`, which starts"
                 " a Milvus Lite server for the workers."
             ) from exc
+        if required:
+            raise RuntimeError(f"cannot reach Milvus at {store.uri}: {exc.__cause__!r}") from exc
         # A Milvus server may come back: /readyz says so, queries answer 503 meanwhile.
         logger.opt(exception=True).warning("vector store not reachable at start-up")
         return
@@ -75,16 +82,26 @@ async def _open_store(settings: Settings, store: MilvusVectorStore) -> None:
     CORPUS_CHUNKS.set(await store.count_chunks())
 
 
+@contextmanager
+def llm_server(settings: Settings) -> Iterator[str]:
+    """The configured LLM server's URL, or the embedded llama.cpp server's, started for the
+    block's duration: the one place it starts (``ragfleet serve`` shares it with its workers)."""
+    if settings.llm_base_url:
+        yield settings.llm_base_url
+        return
+    embedded = EmbeddedLLMServer.from_settings(settings)
+    embedded.start()
+    try:
+        yield embedded.base_url
+    finally:
+        embedded.stop()
+
+
 @asynccontextmanager
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Start the embedded LLM if no server is configured, open the stores, and clean up after."""
     async with AsyncExitStack() as stack:
-        llm_url = settings.llm_base_url
-        if not llm_url:
-            embedded = EmbeddedLLMServer.from_settings(settings)
-            await anyio.to_thread.run_sync(embedded.start)
-            stack.push_async_callback(anyio.to_thread.run_sync, embedded.stop)
-            llm_url = embedded.base_url
+        llm_url = await anyio.to_thread.run_sync(stack.enter_context, llm_server(settings))
         embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings)
         store = MilvusVectorStore(settings, embedder.dim)
         stack.push_async_callback(store.close)
@@ -114,12 +131,34 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 search_timeout_s=settings.search_timeout_s,
                 generate_timeout_s=settings.llm_timeout_s,
             ),
-            ingestion=IngestionService(
-                store,
-                embedder,
-                chunk_size=settings.chunk_size,
-                chunk_overlap=settings.chunk_overlap,
-                on_change=corpus_changed,
-            ),
+            ingestion=_ingestion(settings, store, embedder, on_change=corpus_changed),
             readiness=ReadinessProbe(store, llm, cache),
         )
+
+
+@asynccontextmanager
+async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
+    """The ingestion side alone, as ``ragfleet ingest`` needs it: no LLM, no cache, and a vector
+    store that must open (with Milvus Lite, nobody else may hold the database)."""
+    embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings)
+    store = MilvusVectorStore(settings, embedder.dim)
+    try:
+        await _open_store(settings, store, required=True)
+        yield _ingestion(settings, store, embedder)
+    finally:
+        await store.close()
+
+
+def _ingestion(
+    settings: Settings,
+    store: MilvusVectorStore,
+    embedder: OnnxEmbedder,
+    on_change: Callable[[int], Awaitable[None]] | None = None,
+) -> IngestionService:
+    return IngestionService(
+        store,
+        embedder,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        on_change=on_change,
+    )
