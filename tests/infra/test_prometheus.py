@@ -117,5 +117,10 @@ def test_units_read_the_key_through_the_tls_group_only(host, name):
     drop_in = host.file(f"/etc/systemd/system/{name}.service.d/ragfleet-tls.conf")
     assert unit_values(drop_in.content_string, "SupplementaryGroups") == ["ragfleet-tls"]
     assert host.check_output(f"systemctl show -p User --value {name}") == "prometheus"
+    # the running process really is in the group (a private user namespace would refuse it)
+    pid = host.check_output(f"systemctl show -p MainPID --value {name}")
+    gid = host.check_output("getent group ragfleet-tls | cut -d: -f3")
+    groups = host.check_output(f"grep '^Groups:' /proc/{pid}/status").split()[1:]
+    assert gid in groups, f"{name} (pid {pid}) runs with groups {groups}, not ragfleet-tls ({gid})"
     web = host.file("/etc/prometheus/web.yml")
     assert (web.user, web.group, web.mode) == ("root", "prometheus", 0o640)

@@ -191,7 +191,8 @@ def test_prometheus_reaches_itself_and_alertmanager_over_https(
 
 def test_units_join_the_tls_group_and_external_urls_say_https(rendered: Rendered) -> None:
     drop_in = rendered.prometheus("tls.conf").read_text()
-    assert "[Service]\nSupplementaryGroups=ragfleet-tls\n" in drop_in
+    # Debian's prometheus.service has PrivateUsers=true, which leaves no room for the group
+    assert "[Service]\nSupplementaryGroups=ragfleet-tls\nPrivateUsers=false\n" in drop_in
     for name in ("prometheus.default", "prometheus-alertmanager.default"):
         arguments = rendered.prometheus(name).read_text()
         assert "--web.external-url=https://mon-1:" in arguments, arguments
@@ -325,7 +326,7 @@ def test_grafana_serves_https_with_the_given_certificate(rendered: Rendered, pki
     assert environment["GF_SERVER_MIN_TLS_VERSION"] == "TLS1.2"
     assert environment["GF_SECURITY_COOKIE_SECURE"] == "true"
     assert environment["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
-    assert "\nSupplementaryGroups=ragfleet-tls\n" in drop_in
+    assert "\nSupplementaryGroups=ragfleet-tls\nPrivateUsers=false\n" in drop_in
     assert "certificates: test-fingerprint" in drop_in
     tasks = {t["name"]: t for t in load_yaml(GRAFANA_ROLE / "tasks" / "configure.yml")}
     drop_in_task = tasks["Set the listen address and TLS, and harden the unit"]
