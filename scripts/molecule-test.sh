@@ -4,7 +4,7 @@
 # Scenarios run MOLECULE_JOBS at a time (default 2): most of a scenario's time is spent waiting on
 # apt, pip and systemd, and `alerts` mostly waits for its rule's `for: 2m`. Each scenario's output
 # goes to build/molecule-logs/SCENARIO.log; a failed one's tail is printed. Run from anywhere;
-# needs root and the venv with the `ops` extra (make venv).
+# needs root and the venv with the `operator` and `test` extras (make venv).
 #   scripts/molecule-test.sh            # every scenario under molecule/
 #   scripts/molecule-test.sh default    # one
 #   MOLECULE_JOBS=1 scripts/molecule-test.sh

@@ -4,6 +4,7 @@ documents every role variable, and renders configurations that the owning tools 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -114,7 +115,9 @@ def run(
 
 def tool(name: str) -> str:
     path = BIN / name
-    assert path.exists(), f"{name} is missing from {BIN}: run `make venv` (pip extra `ops`)"
+    assert path.exists(), (
+        f"{name} is missing from {BIN}: run `make venv` (pip extras `operator`, `test`)"
+    )
     return str(path)
 
 
@@ -282,10 +285,25 @@ def test_group_vars_wire_the_service_to_gateway_monitoring_and_datastore() -> No
     )
     assert got["proxies"] == ["127.0.0.1", "10.20.4.41"]
     assert got["metrics"] == ["127.0.0.1", "10.20.3.31"]
-    assert got["milvus"] == "http://10.20.2.21:19530"
+    assert got["milvus"] == "https://10.20.2.21:19530"
     assert re.fullmatch(r"rediss://ragfleet:[^@]+@10\.20\.2\.21:6379/0", got["redis"])
     assert got["host"] == "10.20.1.12"
     assert got["llm"] == "http://127.0.0.1:8001"
+
+
+def test_group_vars_give_the_service_the_milvus_user_the_datastore_creates() -> None:
+    token = group_vars_of("example-large", "rag-large-inference-1", "ragfleet_service_milvus_token")
+    datastore = group_vars_of(
+        "example-large",
+        "rag-large-datastore-1",
+        "[milvus_service_user, milvus_service_password, milvus_root_password]",
+    )
+    user, password, root_password = datastore
+    assert token == f"{user}:{password}"
+    assert user == "ragfleet_service"
+    assert len(password) >= 32
+    assert len(root_password) >= 32
+    assert password != root_password
 
 
 def test_group_vars_put_every_inference_host_behind_the_gateway() -> None:
@@ -710,6 +728,47 @@ def test_milvus_standalone_publishes_only_on_private_and_loopback(rendered: Path
     assert config["etcd"]["endpoints"] == ["milvus-etcd:2379"]
     lite = (rendered / "milvus-lite.service").read_text()
     assert "--host 10.20.2.21" in lite
+
+
+def test_milvus_standalone_authenticates_and_speaks_tls_with_the_fleet_certificate(
+    rendered: Path,
+) -> None:
+    config = load_yaml(rendered / "user.yaml")
+    security = config["common"]["security"]
+    assert security["authorizationEnabled"] is True
+    assert security["tlsMode"] == 1
+    assert security["defaultRootPassword"] == "test-root-password"
+    # The REST API is not used by the service; off, it cannot be a plaintext way in.
+    assert config["proxy"]["http"]["enabled"] is False
+    tls = config["tls"]
+    unit = (rendered / "milvus.service").read_text()
+    mounts = set(re.findall(r"--volume (\S+)", unit))
+    for host_file, key in [
+        ("/etc/ssl/ragfleet/host.pem", "serverPemPath"),
+        ("/etc/ssl/ragfleet/host.key", "serverKeyPath"),
+        ("/etc/ssl/ragfleet/ca.pem", "caPemPath"),
+    ]:
+        assert f"{host_file}:{tls[key]}:ro" in mounts, key
+
+
+def test_milvus_lite_runs_behind_the_gate_with_tls_and_digests_only(rendered: Path) -> None:
+    lite = (rendered / "milvus-lite.service").read_text()
+    exec_start = re.search(r"^ExecStart=(.*)$", lite, re.MULTILINE)
+    assert exec_start is not None
+    argv = exec_start.group(1).split()
+    assert argv[:2] == ["/opt/milvus-lite/bin/python", "/opt/milvus-lite/milvus_gate.py"]
+    assert argv[argv.index("--tls-cert-file") + 1] == "/etc/ssl/ragfleet/host.pem"
+    assert argv[argv.index("--tls-key-file") + 1] == "/etc/ssl/ragfleet/host.key"
+    assert re.search(r"^SupplementaryGroups=ragfleet-tls$", lite, re.MULTILINE)
+    assert re.search(r"^EnvironmentFile=/etc/milvus/milvus-lite.env$", lite, re.MULTILINE)
+    env = (rendered / "milvus-lite.env").read_text()
+    assert "test-root-password" not in env
+    assert "test-service-password" not in env
+    users = json.loads(re.search(r"^MILVUS_GATE_USERS='(.*)'$", env, re.MULTILINE).group(1))
+    digest = hashlib.sha256(b"milvus-gate:root:test-root-password").hexdigest()
+    assert users["root"] == {"sha256": digest}
+    assert "DropCollection" not in users["ragfleet_service"]["privileges"]
+    assert "Search" in users["ragfleet_service"]["privileges"]
 
 
 def test_every_unit_template_is_rendered_by_the_render_playbook(rendered: Path) -> None:

@@ -158,6 +158,9 @@ def test_a_generated_vault_passes_the_checks(vault_dir: Path, tmp_path: Path) ->
         ("vault_grafana_admin_password", "demo-grafana-admin-change-me"),
         ("vault_grafana_admin_password", "admin"),
         ("vault_gateway_stats_password", "demo-haproxy-stats-change-me"),
+        # Milvus's root password until changed (common.security.defaultRootPassword's default).
+        ("vault_milvus_root_password", "Milvus"),
+        ("vault_milvus_service_password", "Milvus"),
     ],
 )
 def test_a_published_password_is_refused_by_name_without_printing_it(

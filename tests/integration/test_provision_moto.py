@@ -50,7 +50,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto_server on a free loopback port, stopped whatever happens in the tests."""
     moto = shutil.which("moto_server", path=str(VENV_BIN)) or shutil.which("moto_server")
     if moto is None:
-        pytest.fail("moto_server not installed: pip install -e '.[infra]'")
+        pytest.fail("moto_server not installed: pip install -e '.[test]'")
     port = free_loopback_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)

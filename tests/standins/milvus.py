@@ -1,9 +1,17 @@
 """Stand-in for milvusdb/milvus:v2.5 as `milvus run standalone`: the configuration overrides at
 /milvus/configs/user.yaml (ETCD_ENDPOINTS and MINIO_ADDRESS take precedence, as in Milvus),
 etcd and MinIO reachable and MinIO accepting the configured keys before anything listens (Milvus
-does not start without them), the Milvus gRPC/HTTP API on 19530 (Milvus Lite's server, which
-speaks the same protocol to pymilvus) with data under /var/lib/milvus, and /healthz + /metrics
-on 9091."""
+does not start without them), the Milvus gRPC API on 19530 (Milvus Lite's servicer, which speaks
+the same protocol to pymilvus) with data under /var/lib/milvus, and /healthz + /metrics on 9091
+(plain HTTP, as Milvus's management port).
+
+Security keys read as Milvus 2.5 reads them: common.security.authorizationEnabled (every call
+authenticated, privileges enforced; root created with common.security.defaultRootPassword,
+default "Milvus"; users, roles and grants kept under /var/lib/milvus as Milvus keeps them in
+etcd), common.security.tlsMode 1 with tls.serverPemPath/serverKeyPath (one-way TLS; missing files
+stop it; 2, mutual TLS, is refused: nothing here uses it). The checks and the RBAC RPCs the milvus
+role calls come from the role's own milvus_gate.py, copied beside this file.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +19,19 @@ import argparse
 import http.client
 import os
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from milvus_gate import PUBLISHED_ROOT_PASSWORD, Gate, RbacServicer, build_server, read_tls
 from standin import exit_on_sigterm, fail, log, serve_http, sign_s3_request, wait_for_http
 
 NAME = "milvus"
 CONFIG = Path("/milvus/configs/user.yaml")
 DATA = Path("/var/lib/milvus")
+# Milvus's management port: METRICS_PORT overrides it, as in Milvus (internal/http/server.go).
+METRICS_PORT = int(os.environ.get("METRICS_PORT") or 9091)
 PEER_TIMEOUT_S = 120
 
 
@@ -71,6 +80,45 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def security(config: dict[str, Any]) -> tuple[Gate | None, tuple[bytes, bytes] | None]:
+    """The gate (authorizationEnabled) and the TLS files (tlsMode 1) user.yaml asks for."""
+    common = config.get("common") or {}
+    settings = common.get("security") or {}
+    gate = None
+    if str(settings.get("authorizationEnabled", False)).lower() == "true":
+        root_password = str(settings.get("defaultRootPassword", PUBLISHED_ROOT_PASSWORD))
+        gate = Gate.with_root(root_password, DATA / "rbac.json")
+    tls_mode = int(settings.get("tlsMode", 0))
+    if tls_mode == 0:
+        return gate, None
+    if tls_mode != 1:
+        fail(NAME, f"common.security.tlsMode {tls_mode}: the stand-in serves one-way TLS (1) only")
+    files = config.get("tls") or {}
+    try:
+        return gate, read_tls(str(files["serverPemPath"]), str(files["serverKeyPath"]))
+    except (KeyError, OSError) as error:
+        fail(NAME, f"tlsMode 1 needs tls.serverPemPath and tls.serverKeyPath: {error}")
+    raise AssertionError("unreachable")
+
+
+def start_api(config: dict[str, Any], port: int) -> Any:
+    from milvus_lite.adapter.grpc.servicer import MilvusServicer
+    from milvus_lite.db import MilvusLite
+
+    gate, tls = security(config)
+
+    class Servicer(RbacServicer, MilvusServicer):  # type: ignore[misc]
+        pass
+
+    servicer = Servicer(MilvusLite(str(DATA / "lite")))
+    # Without authorizationEnabled Milvus still serves the RBAC calls; it only enforces nothing.
+    servicer.gate = gate or Gate.with_root(PUBLISHED_ROOT_PASSWORD)
+    server, _ = build_server(servicer, 10, gate, f"0.0.0.0:{port}", tls)
+    server.start()
+    log(NAME, f"authorization {'on' if gate else 'off'}, TLS {'on' if tls else 'off'}")
+    return server
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="milvus", allow_abbrev=False)
     parser.add_argument("action", choices=["run"])
@@ -94,38 +142,27 @@ def main(argv: list[str]) -> None:
 
     port = int(config.get("proxy", {}).get("port", 19530))
     (DATA / "lite").mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("milvus-lite")),
-            "server",
-            "--data-dir",
-            str(DATA / "lite"),
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(port),
-        ]
-    )
-    exit_on_sigterm(server.terminate)
+    server = start_api(config, port)
+    exit_on_sigterm(lambda: server.stop(grace=5))
 
     def healthz(_request: object) -> tuple[int, str, bytes]:
-        healthy = server.poll() is None and listening(port)
+        healthy = listening(port)
         return (200, "text/plain", b"OK") if healthy else (503, "text/plain", b"not ready")
 
     def metrics(_request: object) -> tuple[int, str, bytes]:
-        up = 1 if server.poll() is None else 0
+        up = 1 if listening(port) else 0
         body = f'# TYPE milvus_num_node gauge\nmilvus_num_node{{role_name="standalone"}} {up}\n'
         return 200, "text/plain; version=0.0.4", body.encode()
 
-    serve_http("0.0.0.0", 9091, {("GET", "/healthz"): healthz, ("GET", "/metrics"): metrics})
+    serve_http(
+        "0.0.0.0", METRICS_PORT, {("GET", "/healthz"): healthz, ("GET", "/metrics"): metrics}
+    )
     log(
         NAME,
         f"standalone on :{port}, etcd {etcd[0]}:{etcd[1]}, "
         f"MinIO {minio_address[0]}:{minio_address[1]}",
     )
-    while server.poll() is None:
-        time.sleep(1)
-    fail(NAME, f"the Milvus API server exited with {server.returncode}")
+    server.wait_for_termination()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The CLI a service host runs: its extras (infra, local-llm) are not installed there.
+"""The CLI a service host runs: its extras (operator, local-llm) are not installed there.
 
-The ansible role installs ragfleet without the ``infra`` extra, and GPU hosts without
+The ansible role installs ragfleet without the ``operator`` extra, and GPU hosts without
 ``local-llm``; a CLI that imports them while building its parser cannot even ``serve``.
 """
 

@@ -12,7 +12,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 import yaml
 
@@ -199,3 +201,177 @@ def test_trtllm_reuses_a_built_engine(tmp_path, monkeypatch):
     assert sorted(tmp_path.glob("engine-*/metadata.json")) == records
     assert records[0].stat().st_mtime_ns == built
     assert yaml.safe_load(records[0].read_text())["kind"] == "Engine"
+
+
+# --- milvus: the security keys of user.yaml, and the RBAC calls the milvus role makes ---------
+
+ROLE_FILES = Path(__file__).resolve().parents[2] / "ansible/roles/milvus"
+sys.path.insert(0, str(ROLE_FILES / "files"))
+sys.path.insert(0, str(ROLE_FILES / "library"))
+
+import milvus as milvus_standin  # noqa: E402
+import milvus_rbac  # noqa: E402
+from pymilvus import DataType, MilvusClient  # noqa: E402
+from pymilvus.exceptions import MilvusException  # noqa: E402
+
+from tests.support.pki import TestCA  # noqa: E402
+
+ROOT_PASSWORD = "vault-root-password-1"
+SERVICE_PASSWORD = "vault-service-password-1"
+SERVICE_PRIVILEGES = ["CreateCollection", "DescribeCollection", "Insert", "Query", "Search"]
+
+
+@pytest.fixture
+def milvus_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Start the stand-in's API (security() and start_api()) from a user.yaml dict."""
+    servers = []
+
+    def start(config: dict[str, Any]) -> int:
+        # A fresh /var/lib/milvus for each start, as a new container volume.
+        data = tmp_path / f"milvus-{len(servers)}"
+        (data / "lite").mkdir(parents=True)
+        monkeypatch.setattr(milvus_standin, "DATA", data)
+        port = _free_port()
+        servers.append(milvus_standin.start_api(config, port))
+        return port
+
+    yield start
+    for server in servers:
+        server.stop(grace=0)
+
+
+def _secure_config(ca: TestCA, **security: Any) -> dict[str, Any]:
+    certificate = ca.issue("milvus")
+    return {
+        "common": {"security": {"authorizationEnabled": True, "tlsMode": 1, **security}},
+        "tls": {
+            "serverPemPath": str(certificate.cert_file),
+            "serverKeyPath": str(certificate.key_file),
+            "caPemPath": str(ca.ca_file),
+        },
+    }
+
+
+def _client(port: int, token: str, ca: TestCA | None = None) -> MilvusClient:
+    scheme = "https" if ca else "http"
+    extra = {"server_pem_path": str(ca.ca_file)} if ca else {}
+    return MilvusClient(uri=f"{scheme}://127.0.0.1:{port}", token=token, timeout=5, **extra)
+
+
+def test_milvus_serves_tls_with_the_configured_files_and_refuses_plaintext(milvus_api, tmp_path):
+    ca = TestCA(tmp_path / "pki")
+    port = milvus_api(_secure_config(ca, defaultRootPassword=ROOT_PASSWORD))
+    # Plaintext first: pymilvus would reuse a TLS channel to the same address and token.
+    with pytest.raises(MilvusException):
+        _client(port, f"root:{ROOT_PASSWORD}")
+    _client(port, f"root:{ROOT_PASSWORD}", ca).close()
+
+
+def test_milvus_creates_root_with_the_configured_password_or_milvus_s_default(milvus_api, tmp_path):
+    ca = TestCA(tmp_path / "pki")
+    configured = milvus_api(_secure_config(ca, defaultRootPassword=ROOT_PASSWORD))
+    with pytest.raises(MilvusException):
+        _client(configured, "root:Milvus", ca)
+    with pytest.raises(MilvusException):
+        _client(configured, "")
+    default = milvus_api({"common": {"security": {"authorizationEnabled": True}}})
+    _client(default, "root:Milvus").close()
+
+
+def test_milvus_without_authorization_takes_any_caller(milvus_api):
+    port = milvus_api({})
+    assert _client(port, "").list_collections() == []
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"common": {"security": {"tlsMode": 1}}, "tls": {"serverPemPath": "/nonexistent"}},
+        {"common": {"security": {"tlsMode": 2}}},
+    ],
+    ids=["missing-files", "mutual-tls"],
+)
+def test_milvus_refuses_tls_it_cannot_serve(milvus_api, config):
+    with pytest.raises(SystemExit):
+        milvus_api(config)
+
+
+class _Module:
+    """What milvus_rbac.run() needs of AnsibleModule."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+        self.check_mode = False
+
+    def exit_json(self, **result: Any) -> None:
+        raise _Exit(result)
+
+    def fail_json(self, **result: Any) -> None:
+        raise AssertionError(result["msg"])
+
+
+class _Exit(Exception):
+    pass
+
+
+def _rbac(port: int, ca: TestCA, **overrides: Any) -> dict[str, Any]:
+    params = {
+        "uri": f"https://127.0.0.1:{port}",
+        "ca_file": str(ca.ca_file),
+        "root_password": ROOT_PASSWORD,
+        "service_user": "ragfleet_service",
+        "service_password": SERVICE_PASSWORD,
+        "service_role": "ragfleet_service",
+        "db_name": "default",
+        "privileges": SERVICE_PRIVILEGES,
+        "timeout": 5.0,
+    } | overrides
+    with pytest.raises(_Exit) as result:
+        milvus_rbac.run(_Module(params))
+    return dict(result.value.args[0])
+
+
+def test_the_role_s_rbac_calls_converge_a_milvus_whose_root_has_the_default(milvus_api, tmp_path):
+    """A Milvus created before authentication was on: root still has "Milvus"."""
+    ca = TestCA(tmp_path / "pki")
+    port = milvus_api(_secure_config(ca))
+    first = _rbac(port, ca)
+    assert first["changed"]
+    assert "root's password" in first["changes"]
+    assert _rbac(port, ca) == {"changed": False, "changes": []}
+    # pymilvus keeps the channel it opened as root:Milvus above: a call shows the refusal.
+    with pytest.raises((MilvusException, grpc.RpcError)):
+        _client(port, "root:Milvus", ca).list_collections()
+
+    service = _client(port, f"ragfleet_service:{SERVICE_PASSWORD}", ca)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("pk", DataType.INT64, is_primary=True)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    service.create_collection("chunks", schema=schema)
+    service.insert("chunks", [{"pk": 1, "v": [0.1, 0.2]}])
+    for forbidden in (
+        lambda: service.create_user("intruder", "intruder-password"),
+        lambda: service.drop_collection("chunks"),
+        lambda: service.grant_role("ragfleet_service", "admin"),
+    ):
+        with pytest.raises(grpc.RpcError) as raised:
+            forbidden()
+        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    # A grant beyond the list is revoked; a changed service password re-creates the user.
+    root = _client(port, f"root:{ROOT_PASSWORD}", ca)
+    root.grant_privilege_v2("ragfleet_service", "DropCollection", "*", db_name="default")
+    again = _rbac(port, ca, service_password="rotated-service-password")
+    assert again["changes"] == [
+        "password of ragfleet_service",
+        "revoke DropCollection on default.*",
+        "ragfleet_service in ragfleet_service",
+    ]
+    _client(port, "ragfleet_service:rotated-service-password", ca).close()
+
+
+def test_the_role_s_rbac_calls_fail_when_root_refuses_both_passwords(milvus_api, tmp_path):
+    ca = TestCA(tmp_path / "pki")
+    port = milvus_api(_secure_config(ca, defaultRootPassword="someone-else-s-password"))
+    with pytest.raises(AssertionError, match="set milvus_root_password"):
+        _rbac(port, ca)

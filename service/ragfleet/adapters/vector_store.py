@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 import anyio
 import anyio.to_thread
@@ -121,7 +122,9 @@ class MilvusVectorStore:
         if self._settings.uses_milvus_lite:
             self._settings.milvus_lite_path.parent.mkdir(parents=True, exist_ok=True)
         token = self._settings.milvus_token or ""
-        self._client = MilvusClient(uri=self.uri, token=token, timeout=self._timeout)
+        self._client = MilvusClient(
+            uri=self.uri, token=token, timeout=self._timeout, **milvus_tls_options(self._settings)
+        )
         try:
             self._ensure_collections(self._client)
         except Exception:
@@ -284,6 +287,22 @@ class MilvusVectorStore:
         if self._client is not None:
             await anyio.to_thread.run_sync(partial(self._locked, close), limiter=self._limiter)
             self._client = None
+
+
+def milvus_tls_options(settings: Settings) -> dict[str, Any]:
+    """pymilvus' one-way TLS arguments for an ``https://`` Milvus URI, else none.
+
+    pymilvus turns ``https://`` into a TLS channel itself; ``server_pem_path`` is the root
+    certificate it verifies the server with (the fleet CA, RAGFLEET_TLS_CA_FILE; without it, the
+    system's roots) and ``server_name`` the name the certificate must carry (the URI's host).
+    """
+    parsed = urlparse(settings.milvus_uri)
+    if settings.uses_milvus_lite or parsed.scheme != "https":
+        return {}
+    options: dict[str, Any] = {"secure": True, "server_name": parsed.hostname or ""}
+    if settings.tls_ca_file:
+        options["server_pem_path"] = settings.tls_ca_file
+    return options
 
 
 def _create_empty_collection(client: Any, name: str, schema: Any, index: Any) -> None:

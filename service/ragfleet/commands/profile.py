@@ -17,7 +17,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--profiles-dir",
         type=Path,
         default=None,
-        help="directory of profile YAML files (default: $RAGFLEET_HARDWARE_PROFILES or the repo's)",
+        help=(
+            "directory of profile YAML files (default: $RAGFLEET_HARDWARE_PROFILES, the repo's,"
+            " or the copy an installed wheel carries)"
+        ),
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 

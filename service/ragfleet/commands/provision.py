@@ -164,10 +164,18 @@ def _confirmed(action: str, name: str) -> bool:
 def _with_terraform(args: argparse.Namespace, run: "Runner") -> int:
     """Check inputs, initialise Terraform for the deployment, run, report failures plainly."""
     from ragfleet.hardware import ProfileError, load_profile
-    from ragfleet.provision.deployment import Deployment
     from ragfleet.provision.inventory import InventoryError
     from ragfleet.provision.mirror import MirrorNotFoundError
-    from ragfleet.provision.terraform_adapter import TerraformError
+
+    try:
+        from ragfleet.provision.deployment import Deployment
+        from ragfleet.provision.terraform_adapter import TerraformError
+    except ModuleNotFoundError as missing:  # python-terraform: the operator extra
+        print(
+            f"ragfleet provision needs {missing.name}: pip install 'ragfleet[operator]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
     try:
         load_profile(args.profile)

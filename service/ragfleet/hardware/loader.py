@@ -18,8 +18,12 @@ CATALOGUE_FILE = "aws_instance_types.yaml"
 # The NVIDIA driver floor per GPU class (ragfleet.hardware.driver); not a profile either.
 DRIVER_FILE = "nvidia_driver.yaml"
 PROFILES_ENV = "RAGFLEET_HARDWARE_PROFILES"
-# service/ragfleet/hardware/loader.py -> the repository root holds hardware_profiles/.
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[3] / "hardware_profiles"
+# service/ragfleet/hardware/loader.py -> the repository root holds hardware_profiles/, which
+# Terraform and Ansible read too. An installed wheel has no repository: it carries a copy of the
+# same files as ragfleet/hardware/profiles/ (setup.py), used when the repository's is absent.
+REPO_PROFILES_DIR = Path(__file__).resolve().parents[3] / "hardware_profiles"
+PACKAGED_PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+DEFAULT_PROFILES_DIR = REPO_PROFILES_DIR if REPO_PROFILES_DIR.is_dir() else PACKAGED_PROFILES_DIR
 
 # Every quantisation value with the GPU generation it needs: FP8 kernels need Ada or Hopper; BF16
 # needs Ampere or newer; the others add no floor of their own (0.0).
@@ -46,7 +50,8 @@ class ProfileError(Exception):
 
 
 def profiles_dir(override: Path | None = None) -> Path:
-    """An explicit override, then $RAGFLEET_HARDWARE_PROFILES, then the repo's directory."""
+    """An explicit override, then $RAGFLEET_HARDWARE_PROFILES, then the repo's directory (or,
+    installed from a wheel, the copy it carries)."""
     if override is not None:
         return override
     from_env = os.environ.get(PROFILES_ENV)

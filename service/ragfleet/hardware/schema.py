@@ -10,10 +10,10 @@ import sys
 
 import msgspec
 
-from ragfleet.hardware.loader import DEFAULT_PROFILES_DIR
+from ragfleet.hardware.loader import REPO_PROFILES_DIR
 from ragfleet.hardware.model import Profile
 
-SCHEMA_FILE = DEFAULT_PROFILES_DIR / "profile.schema.json"
+SCHEMA_FILE = REPO_PROFILES_DIR / "profile.schema.json"
 
 
 def profile_schema() -> str:

@@ -1,6 +1,6 @@
 """Default locations of the Terraform configuration and the generated inventories.
 
-Kept apart from the Terraform adapter so the CLI can describe its options without the ``infra``
+Kept apart from the Terraform adapter so the CLI can describe its options without the ``operator``
 extra (python-terraform) installed, as on a deployed service host.
 """
 

@@ -57,6 +57,9 @@ def generate() -> FleetSecrets:
         "vault_minio_secret_key": random_password(),
         "vault_grafana_admin_password": random_password(),
         "vault_gateway_stats_password": random_password(),
+        # Milvus's root (the milvus role sets it) and the user the service connects as.
+        "vault_milvus_root_password": random_password(),
+        "vault_milvus_service_password": random_password(),
         **monitoring_credentials(random_password()),
         "vault_ragfleet_api_keys": [f"{ADMIN_KEY_NAME}:{hash_key(admin_key)}:admin"],
         "vault_hf_token": "",
@@ -76,7 +79,7 @@ def monitoring_credentials(password: str) -> dict[str, str]:
     try:
         import bcrypt
     except ImportError as exc:
-        raise VaultError("hashing needs bcrypt: pip install 'ragfleet[infra]'") from exc
+        raise VaultError("hashing needs bcrypt: pip install 'ragfleet[operator]'") from exc
     digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
     return {"vault_monitoring_password": password, "vault_monitoring_password_bcrypt": digest}
 
@@ -94,7 +97,7 @@ def fleet_ca(valid_days: int = 3650) -> dict[str, str]:
         from cryptography.x509.oid import NameOID
     except ImportError as exc:
         raise VaultError(
-            "making the fleet CA needs cryptography: pip install 'ragfleet[infra]'"
+            "making the fleet CA needs cryptography: pip install 'ragfleet[operator]'"
         ) from exc
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
@@ -172,7 +175,7 @@ def encrypt(plaintext: str, password: str) -> str:
         from ansible.parsing.vault import VaultLib, VaultSecret
     except ImportError as exc:
         raise VaultError(
-            "writing a vault needs ansible-core: pip install 'ragfleet[infra]'"
+            "writing a vault needs ansible-core: pip install 'ragfleet[operator]'"
         ) from exc
     vault = VaultLib([("default", VaultSecret(password.encode()))])
     return str(vault.encrypt(plaintext).decode())
