@@ -815,6 +815,31 @@ def test_systemd_units_are_hardened_and_unprivileged(rendered: Path, unit: str) 
     assert user.group(1) != "root", unit
 
 
+# Drop-ins that add the TLS group to a packaged unit: (package unit, the drop-in as written).
+TLS_GROUP_DROP_INS = {
+    "redis-server": lambda: next(
+        task["ansible.builtin.copy"]["content"]
+        for task in load_yaml(ROLES_DIR / "redis/tasks/configure.yml")
+        if task["name"] == "Let Redis read the TLS key"
+    ),
+    "prometheus": lambda: (ROLES_DIR / "prometheus/templates/tls.conf.j2").read_text(),
+}
+
+
+@pytest.mark.parametrize("unit", sorted(TLS_GROUP_DROP_INS))
+def test_a_drop_in_adding_the_tls_group_turns_off_the_packages_private_users(unit: str) -> None:
+    """Debian's redis-server.service and prometheus.service set PrivateUsers=true: that user
+    namespace maps only the unit's own user and group, so systemd cannot add the TLS group, and
+    the unit fails (216/GROUP) wherever user namespaces work: real hosts, unprivileged
+    containers."""
+    packaged = Path(f"/lib/systemd/system/{unit}.service")
+    assert packaged.is_file(), f"{packaged} is missing: `make system-deps` installs the package"
+    drop_in = TLS_GROUP_DROP_INS[unit]()
+    assert "SupplementaryGroups=" in drop_in
+    if re.search(r"^PrivateUsers=(true|yes|1)$", packaged.read_text(), re.M):
+        assert re.search(r"^\s*PrivateUsers=false$", drop_in, re.M), drop_in
+
+
 def test_daemon_json_registers_the_nvidia_runtime(rendered: Path) -> None:
     daemon = json.loads((rendered / "daemon.json").read_text())
     assert daemon["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"

@@ -235,14 +235,16 @@ def service_url(host: Any) -> str:
 # they read (the manifest, prometheus.yml) does not change while it does.
 @functools.cache
 def prometheus_url(host: Any) -> str:
-    """Prometheus on the monitoring host's private address, the only one it listens on."""
-    return f"http://{read_manifest(host)['address']}:9090"
+    """Prometheus on the monitoring host's private address, the only one it listens on: HTTPS
+    under the host's fleet certificate (verify with FLEET_CA)."""
+    return f"https://{read_manifest(host)['address']}:9090"
 
 
 @functools.cache
 def alertmanager_url(host: Any) -> str:
-    """Alertmanager on the monitoring host's private address, the only one it listens on."""
-    return f"http://{read_manifest(host)['address']}:9093"
+    """Alertmanager on the monitoring host's private address, the only one it listens on: HTTPS
+    under the host's fleet certificate (verify with FLEET_CA)."""
+    return f"https://{read_manifest(host)['address']}:9093"
 
 
 @functools.cache

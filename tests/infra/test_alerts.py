@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.artifacts import alertmanager_url, monitoring_auth, prometheus_url
+from tests.infra.artifacts import FLEET_CA, alertmanager_url, monitoring_auth, prometheus_url
 from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.alerts
@@ -20,7 +20,11 @@ ALERT = "RagfleetTargetDown"
 def _prometheus_state(host) -> str | None:
     """pending, firing, or None when Prometheus has no such alert."""
     alerts = request(
-        host, "GET", f"{prometheus_url(host)}/api/v1/alerts", headers=monitoring_auth(host)
+        host,
+        "GET",
+        f"{prometheus_url(host)}/api/v1/alerts",
+        headers=monitoring_auth(host),
+        cafile=FLEET_CA,
     ).json()["data"]["alerts"]
     states = {a["state"] for a in alerts if a["labels"].get("alertname") == ALERT}
     return "firing" if "firing" in states else ("pending" if states else None)
@@ -29,7 +33,11 @@ def _prometheus_state(host) -> str | None:
 def _active_at(host) -> float:
     """When Prometheus first saw the alert's expression true (its `for` counts from there)."""
     alerts = request(
-        host, "GET", f"{prometheus_url(host)}/api/v1/alerts", headers=monitoring_auth(host)
+        host,
+        "GET",
+        f"{prometheus_url(host)}/api/v1/alerts",
+        headers=monitoring_auth(host),
+        cafile=FLEET_CA,
     ).json()["data"]["alerts"]
     stamps = [a["activeAt"] for a in alerts if a["labels"].get("alertname") == ALERT]
     assert stamps, f"{ALERT} is not active"
@@ -38,7 +46,9 @@ def _active_at(host) -> float:
 
 def _in_alertmanager(host) -> bool:
     url = f"{alertmanager_url(host)}/api/v2/alerts?active=true&filter=alertname%3D%22{ALERT}%22"
-    alerts: list[dict[str, Any]] = request(host, "GET", url, headers=monitoring_auth(host)).json()
+    alerts: list[dict[str, Any]] = request(
+        host, "GET", url, headers=monitoring_auth(host), cafile=FLEET_CA
+    ).json()
     return any(a["status"]["state"] == "active" for a in alerts)
 
 

@@ -10,12 +10,15 @@ import pytest
 import yaml
 
 from tests.infra.artifacts import (
+    FLEET_CA,
     ROLES_DIR,
     apt_source_problems,
     is_held,
     package_version,
     role_defaults,
+    unit_values,
 )
+from tests.infra.remote_http import request
 
 pytestmark = pytest.mark.grafana
 
@@ -86,6 +89,17 @@ def test_datasources_have_distinct_uids_and_link_alertmanager(host):
     assert [s["name"] for s in sources.values() if s.get("isDefault")] == ["Prometheus"]
 
 
+def test_datasources_verify_prometheus_and_alertmanager_against_the_fleet_ca(host):
+    """Both serve HTTPS under the fleet's certificates: Grafana reaches them at https URLs and
+    verifies them with the fleet CA's certificate (Grafana takes it inline, not as a path)."""
+    ca = host.file(FLEET_CA).content_string.strip()
+    for source in _yaml(host, "datasources/ragfleet.yml")["datasources"]:
+        assert source["url"].startswith("https://"), source["url"]
+        assert source["jsonData"].get("tlsAuthWithCACert") is True, source["uid"]
+        assert not source["jsonData"].get("tlsSkipVerify"), source["uid"]
+        assert source["secureJsonData"]["tlsCACert"].strip() == ca, source["uid"]
+
+
 def _datasource_uids(node):
     if isinstance(node, dict):
         source = node.get("datasource")
@@ -142,3 +156,18 @@ def test_unit_drop_in_exactly_when_installed(host, manifest):
         assert "EnvironmentFile=/etc/grafana/ragfleet-admin.env" in content
         assert "NoNewPrivileges=true" in content
         assert "ProtectSystem=strict" in content
+        # HTTPS with the host's fleet certificate, its key read through the TLS group
+        assert "Environment=GF_SERVER_PROTOCOL=https" in content
+        assert "Environment=GF_SERVER_CERT_FILE=/etc/ssl/ragfleet/host.pem" in content
+        assert "Environment=GF_SERVER_CERT_KEY=/etc/ssl/ragfleet/host.key" in content
+        assert unit_values(content, "SupplementaryGroups") == ["ragfleet-tls"]
+
+
+def test_grafana_answers_over_https_only_where_installed(host, manifest):
+    """Never ran here (no Grafana package reachable): for real monitoring hosts."""
+    if not manifest["install"]:
+        pytest.skip("Grafana is not installed (grafana_install: false): nothing listens")
+    url = f"https://{manifest['address']}:3000/api/health"
+    assert request(host, "GET", url, cafile=FLEET_CA).status == 200
+    with pytest.raises(AssertionError, match="from the host failed"):
+        request(host, "GET", url, cafile="/etc/ssl/certs/ca-certificates.crt", timeout=10)

@@ -166,6 +166,7 @@ def test_a_stopped_service_costs_no_query_and_shows_down(
                 "GET",
                 f"{prometheus_url(monitoring_host)}/api/v1/query?query=up%7Bjob%3D%22ragfleet%22%7D%3D%3D0",
                 headers=monitoring_auth(monitoring_host),
+                cafile=FLEET_CA,
             ).json()["data"]["result"]
             down = [r for r in result if r["metric"].get("instance") == name]
             time.sleep(2)

@@ -1,5 +1,6 @@
 """Fixtures of the monitoring tests: the roles' templates rendered by Ansible, and a live stack on
-loopback (ragfleet serve, Prometheus, Alertmanager from Debian's packages), stopped at the end."""
+loopback (ragfleet serve, Prometheus, Alertmanager from Debian's packages, both over HTTPS with a
+test CA's certificate), stopped at the end."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +25,7 @@ import yaml
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.adapters.free_port import free_loopback_port
 from tests.integration.conftest import TEST_MAX_TOKENS, llm_server  # noqa: F401 (a fixture)
+from tests.support.pki import ServerCertificate, TestCA
 
 REPO = Path(__file__).resolve().parents[2]
 # The basic-auth password of the live Prometheus and Alertmanager (a test value).
@@ -114,6 +117,24 @@ INVENTORY = {
 
 
 @dataclass(frozen=True)
+class Pki:
+    """The test CA and the monitoring host's certificate for loopback, as fleet_tls issues one."""
+
+    ca: TestCA
+    server: ServerCertificate
+
+    def context(self) -> ssl.SSLContext:
+        """A client context that trusts this CA only."""
+        return ssl.create_default_context(cafile=self.ca.ca_file)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    ca = TestCA(tmp_path_factory.mktemp("pki"))
+    return Pki(ca, ca.issue("monitoring"))
+
+
+@dataclass(frozen=True)
 class Rendered:
     """Templates of both roles rendered by ansible-playbook with the roles' own defaults."""
 
@@ -128,7 +149,7 @@ class Rendered:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Rendered:
+def rendered(tmp_path_factory: pytest.TempPathFactory, ports: Ports, pki: Pki) -> Rendered:
     """Render through a throwaway role made of each real role's defaults, templates and files, so
     that variables have role-default precedence and the templates see a real inventory."""
     work = tmp_path_factory.mktemp("render")
@@ -155,9 +176,15 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Rendered
             ]
         )
     )
-    # The live test scrapes and evaluates every second, and Prometheus reads the rules from a
-    # temporary directory; everything else is the roles' defaults.
+    # The live test scrapes and evaluates every second, Prometheus reads the rules from a
+    # temporary directory, and both serve HTTPS with the test CA's certificate as site.yml gives
+    # them the fleet's; everything else is the roles' defaults.
     extra = {
+        "prometheus_tls_cert_file": str(pki.server.cert_file),
+        "prometheus_tls_key_file": str(pki.server.key_file),
+        "prometheus_tls_ca_file": str(pki.ca.ca_file),
+        "prometheus_tls_group": "ragfleet-tls",
+        "prometheus_tls_fingerprint": "test-fingerprint",
         "render_out": str(out),
         "prometheus_rules_dir": str(rules_dir),
         "prometheus_hardware_profiles_dir": str(REPO / "hardware_profiles"),
@@ -166,6 +193,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, ports: Ports) -> Rendered
             MONITORING_PASSWORD.encode(), bcrypt.gensalt(rounds=4)
         ).decode(),
         "grafana_datasource_basic_auth_password": MONITORING_PASSWORD,
+        "grafana_prometheus_url": f"https://127.0.0.1:{ports.prometheus}",
+        "grafana_alertmanager_url": f"https://127.0.0.1:{ports.alertmanager}",
+        "grafana_tls_ca_file": str(pki.ca.ca_file),
+        "grafana_tls_cert_file": str(pki.server.cert_file),
+        "grafana_tls_key_file": str(pki.server.key_file),
+        "grafana_tls_group": "ragfleet-tls",
+        "grafana_tls_fingerprint": "test-fingerprint",
         "prometheus_ragfleet_port": ports.ragfleet,
         "prometheus_web_listen_address": f"127.0.0.1:{ports.prometheus}",
         "prometheus_alertmanager_web_listen_address": f"127.0.0.1:{ports.alertmanager}",
@@ -288,8 +322,14 @@ class Stack:
     alertmanager: str
     prometheus_log: Path
     alertmanager_log: Path
+    # Both serve HTTPS under the test CA's certificate: clients verify against it.
+    tls: ssl.SSLContext
     # Both run with the rendered web.yml: every request needs the basic-auth user.
     auth: tuple[str, str] = ("ragfleet", MONITORING_PASSWORD)
+
+    def get(self, url: str, timeout: float = 5, **kwargs: Any) -> httpx.Response:
+        """GET as Grafana or an operator would: the CA, the user, a timeout."""
+        return httpx.get(url, auth=self.auth, verify=self.tls, timeout=timeout, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -298,8 +338,10 @@ def monitoring_stack(
     rendered: Rendered,
     ragfleet_service: Service,
     ports: Ports,
+    pki: Pki,
 ) -> Iterator[Stack]:
-    """Debian's Prometheus and Alertmanager on loopback with the rendered configurations."""
+    """Debian's Prometheus and Alertmanager on loopback with the rendered configurations: HTTPS
+    and basic auth from the rendered web.yml."""
     work = tmp_path_factory.mktemp("stack")
     alertmanager = Process(
         [
@@ -326,10 +368,11 @@ def monitoring_stack(
         work / "prometheus.log",
     )
     stack = Stack(
-        f"http://127.0.0.1:{ports.prometheus}",
-        f"http://127.0.0.1:{ports.alertmanager}",
+        f"https://127.0.0.1:{ports.prometheus}",
+        f"https://127.0.0.1:{ports.alertmanager}",
         work / "prometheus.log",
         work / "alertmanager.log",
+        pki.context(),
     )
     try:
 
@@ -337,7 +380,7 @@ def monitoring_stack(
             prometheus.assert_running()
             alertmanager.assert_running()
             return all(
-                httpx.get(f"{base}/-/ready", auth=stack.auth, timeout=2).status_code == 200
+                stack.get(f"{base}/-/ready").status_code == 200
                 for base in (stack.prometheus, stack.alertmanager)
             )
 

@@ -9,7 +9,6 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -68,7 +67,7 @@ def _dashboard_expressions() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def known(ragfleet_service: Service, monitoring_stack: Stack, rendered: Rendered) -> set[str]:
     own = {
-        base: _scraped(httpx.get(f"{base}/metrics", auth=monitoring_stack.auth, timeout=10).text)
+        base: _scraped(monitoring_stack.get(f"{base}/metrics", timeout=10).text)
         for base in (monitoring_stack.prometheus, monitoring_stack.alertmanager)
     }
     recorded = {

@@ -3,6 +3,7 @@ templates render to for an inventory like Terraform's."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ import yaml
 from tests.monitoring.conftest import (
     ANSIBLE_PLAYBOOK,
     GRAFANA_ROLE,
+    MONITORING_PASSWORD,
     PROMETHEUS_ROLE,
+    Pki,
     Ports,
     Rendered,
     load_yaml,
@@ -152,6 +155,131 @@ def test_alertmanager_runs_without_gossip_and_units_are_hardened(rendered: Rende
         assert setting in hardening
 
 
+def test_web_config_serves_https_with_the_given_certificate(rendered: Rendered, pki: Pki) -> None:
+    web = rendered.prometheus("web.yml")
+    config = load_yaml(web)
+    assert config["tls_server_config"] == {
+        "cert_file": str(pki.server.cert_file),
+        "key_file": str(pki.server.key_file),
+        "min_version": "TLS12",
+    }
+    assert set(config["basic_auth_users"]) == {"ragfleet"}
+    # a renewed certificate changes the file, and the file's change restarts both services
+    assert "# certificates: test-fingerprint" in web.read_text()
+    # promtool loads the certificate and key as Prometheus would (the role's validate step)
+    result = run([tool("promtool"), "check", "web-config", str(web)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_reaches_itself_and_alertmanager_over_https(
+    rendered: Rendered, pki: Pki
+) -> None:
+    config = load_yaml(rendered.prometheus("prometheus.yml"))
+    client = {
+        "scheme": "https",
+        "tls_config": {"ca_file": str(pki.ca.ca_file)},
+        "basic_auth": {"username": "ragfleet", "password": MONITORING_PASSWORD},
+    }
+    alertmanagers = config["alerting"]["alertmanagers"]
+    assert [{k: a[k] for k in client} for a in alertmanagers] == [client]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for name in ("prometheus", "alertmanager"):
+        assert {k: jobs[name][k] for k in client} == client, name
+    # the services' scrapes follow their own switch (prometheus_ragfleet_tls_ca_file, empty here)
+    assert "scheme" not in jobs["ragfleet"]
+
+
+def test_units_join_the_tls_group_and_external_urls_say_https(rendered: Rendered) -> None:
+    drop_in = rendered.prometheus("tls.conf").read_text()
+    # Debian's prometheus.service has PrivateUsers=true, which leaves no room for the group
+    assert "[Service]\nSupplementaryGroups=ragfleet-tls\nPrivateUsers=false\n" in drop_in
+    for name in ("prometheus.default", "prometheus-alertmanager.default"):
+        arguments = rendered.prometheus(name).read_text()
+        assert "--web.external-url=https://mon-1:" in arguments, arguments
+    tasks = {t["name"]: t for t in load_yaml(PROMETHEUS_ROLE / "tasks" / "configure.yml")}
+    tls = tasks["Let Prometheus and Alertmanager read the TLS key"]
+    assert tls["ansible.builtin.template"]["dest"].endswith("/ragfleet-tls.conf")
+    assert tls["notify"] == "Restart {{ item }}"
+    probe = tasks["Wait for Prometheus and Alertmanager to be ready"]["ansible.builtin.uri"]
+    assert probe["url"].startswith("{{ _prometheus_scheme }}://")
+    assert "prometheus_tls_ca_file" in probe["ca_path"]
+
+
+# Each role's preflight from its first check that needs no facts on (the platform checks need
+# systemd as PID 1), with the vault's values.
+PREFLIGHT = {
+    "prometheus": (
+        "Assert listen addresses are host:port",
+        {
+            "prometheus_basic_auth_password": MONITORING_PASSWORD,
+            "prometheus_basic_auth_password_bcrypt": "$2b$04$" + "a" * 53,
+            "prometheus_hardware_profiles_dir": str(PROMETHEUS_ROLE),
+        },
+    ),
+    "grafana": (
+        "Assert the admin password is set and is not Grafana's default",
+        {"grafana_admin_password": "vault-admin-password-2026"},
+    ),
+}
+
+
+def _preflight(tmp_path: Path, role: Path, **variables: str) -> str:
+    """``role``'s preflight with ``variables``: '' when it passes, else Ansible's output."""
+    start_at, vault = PREFLIGHT[role.name]
+    play = [
+        {
+            "name": "Preflight",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "vars_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
+            "tasks": [{"ansible.builtin.import_tasks": str(role / "tasks" / "preflight.yml")}],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    (tmp_path / "extra.json").write_text(json.dumps({**vault, **variables}))
+    result = run(
+        [
+            *(ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "play.yml", "-e", "@extra.json"),
+            *("--start-at-task", start_at),
+        ],
+        cwd=tmp_path,
+        env=_ansible_env(tmp_path),
+    )
+    return "" if result.returncode == 0 else result.stdout + result.stderr
+
+
+TLS = {
+    "cert_file": "/etc/ssl/ragfleet/host.pem",
+    "key_file": "/etc/ssl/ragfleet/host.key",
+    "ca_file": "/etc/ssl/ragfleet/ca.pem",
+}
+
+
+def test_prometheus_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    private = {
+        "prometheus_web_listen_address": "10.20.3.31:9090",
+        "prometheus_alertmanager_web_listen_address": "10.20.3.31:9093",
+    }
+    tls = {f"prometheus_tls_{name}": path for name, path in TLS.items()}
+    role = PROMETHEUS_ROLE
+    assert "would serve the basic-auth password in clear" in _preflight(tmp_path, role, **private)
+    assert _preflight(tmp_path, role, **private, **tls) == ""
+    without_ca = {**tls, "prometheus_tls_ca_file": ""}
+    assert "in clear" in _preflight(tmp_path, role, **private, **without_ca)
+    assert _preflight(tmp_path, role) == ""  # loopback, as the role's defaults listen
+
+
+def test_grafana_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    private = {"grafana_http_addr": "10.20.3.31"}
+    tls = {f"grafana_tls_{name}": path for name, path in TLS.items()}
+    role = GRAFANA_ROLE
+    assert "would take logins in clear" in _preflight(tmp_path, role, **private)
+    assert _preflight(tmp_path, role, **private, **tls) == ""
+    without_key = {**tls, "grafana_tls_key_file": ""}
+    assert "in clear" in _preflight(tmp_path, role, **private, **without_key)
+    assert _preflight(tmp_path, role) == ""
+
+
 def test_grafana_provisioning_renders_from_variables(rendered: Rendered) -> None:
     datasources = {
         d["uid"]: d for d in load_yaml(rendered.grafana("datasources.yml"))["datasources"]
@@ -170,6 +298,39 @@ def test_grafana_provisioning_renders_from_variables(rendered: Rendered) -> None
     assert policy["routes"] == defaults["grafana_notification_routes"]
     provider = load_yaml(rendered.grafana("dashboards.yml"))["providers"][0]
     assert provider["options"]["path"] == defaults["grafana_dashboards_dir"]
+
+
+def test_grafana_datasources_verify_https_against_the_ca(rendered: Rendered, pki: Pki) -> None:
+    """Grafana takes the CA's certificate itself (tlsCACert), not a path: the rendered file holds
+    the PEM the role read on the host."""
+    for source in load_yaml(rendered.grafana("datasources.yml"))["datasources"]:
+        assert source["url"].startswith("https://127.0.0.1:"), source["url"]
+        assert source["jsonData"]["tlsAuthWithCACert"] is True, source["uid"]
+        assert "tlsSkipVerify" not in source["jsonData"], source["uid"]
+        assert source["secureJsonData"]["tlsCACert"] == pki.ca.ca_file.read_text(), source["uid"]
+
+
+def test_grafana_serves_https_with_the_given_certificate(rendered: Rendered, pki: Pki) -> None:
+    """Grafana's [server] settings by environment in the unit's drop-in: HTTPS with the host's
+    certificate and TLS 1.2+, the key read through the TLS group, secure cookies, and the
+    certificates' fingerprint so that a renewal restarts it (it reads them at start)."""
+    drop_in = rendered.grafana("override.conf").read_text()
+    environment = dict(
+        line.removeprefix("Environment=").split("=", 1)
+        for line in drop_in.splitlines()
+        if line.startswith("Environment=")
+    )
+    assert environment["GF_SERVER_PROTOCOL"] == "https"
+    assert environment["GF_SERVER_CERT_FILE"] == str(pki.server.cert_file)
+    assert environment["GF_SERVER_CERT_KEY"] == str(pki.server.key_file)
+    assert environment["GF_SERVER_MIN_TLS_VERSION"] == "TLS1.2"
+    assert environment["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert environment["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    assert "\nSupplementaryGroups=ragfleet-tls\nPrivateUsers=false\n" in drop_in
+    assert "certificates: test-fingerprint" in drop_in
+    tasks = {t["name"]: t for t in load_yaml(GRAFANA_ROLE / "tasks" / "configure.yml")}
+    drop_in_task = tasks["Set the listen address and TLS, and harden the unit"]
+    assert drop_in_task["notify"] == "Restart grafana"
 
 
 def test_grafana_install_switch_guards_repository_package_and_service() -> None:
