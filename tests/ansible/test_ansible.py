@@ -69,8 +69,10 @@ def ansible_env() -> dict[str, str]:
 
 
 def json_ansible_env() -> dict[str, str]:
-    """ansible_env() with the JSON stdout callback and the roles on the roles path."""
+    """ansible_env() with the JSON stdout callback and the roles on the roles path; facts stay in
+    memory, so a play that gathers a subset leaves no partial facts in the shared cache."""
     env = ansible_env()
+    env["ANSIBLE_CACHE_PLUGIN"] = "memory"
     env["ANSIBLE_ROLES_PATH"] = str(ROLES_DIR)
     env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"

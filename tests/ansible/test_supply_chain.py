@@ -71,7 +71,11 @@ def test_unit_image_finds_the_stand_in_of_a_digest_pinned_image() -> None:
 
 # Each role's preflight, with the image variable set: (role, variable, extra variables).
 IMAGE_VARIABLES = [
-    ("milvus", "milvus_etcd_image", {}),
+    (
+        "milvus",
+        "milvus_etcd_image",
+        {"milvus_root_password": "r" * 32, "milvus_service_password": "s" * 32},
+    ),
     ("tensorrt_llm", "tensorrt_llm_image", {"tensorrt_llm_install": False}),
     ("exporters", "exporters_dcgm_exporter_image", {}),
 ]
