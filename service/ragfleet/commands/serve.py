@@ -42,38 +42,38 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         logger.error(str(exc))
         return 2
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.logging.log_level, settings.logging.log_json)
 
     with ExitStack() as sidecars:
         # Started here, once, and shared: each worker would otherwise load its own model.
-        os.environ["RAGFLEET_LLM_BASE_URL"] = sidecars.enter_context(llm_server(settings))
-        if settings.workers > 1 and settings.uses_milvus_lite:
-            milvus = MilvusLiteServer(settings.milvus_lite_path)
+        os.environ["RAGFLEET_LLM_BASE_URL"] = sidecars.enter_context(llm_server(settings.models))
+        if settings.server.workers > 1 and settings.store.uses_milvus_lite:
+            milvus = MilvusLiteServer(settings.store.milvus_lite_path)
             milvus.start()
             sidecars.callback(milvus.stop)
             os.environ["RAGFLEET_MILVUS_URI"] = milvus.uri
-        if settings.workers > 1:
+        if settings.server.workers > 1:
             prepare_multiprocess_metrics(settings)
         for key, value in overrides.items():
             os.environ[f"RAGFLEET_{key.upper()}"] = str(value)
         uvicorn.run(
             "ragfleet.app:create_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
+            host=settings.server.host,
+            port=settings.server.port,
+            workers=settings.server.workers,
             log_config=None,
             server_header=False,
             access_log=False,  # the request-context middleware logs each request, with its id
             # X-Forwarded-For is believed only from the gateway's addresses.
             proxy_headers=True,
-            forwarded_allow_ips=split_list(settings.trusted_proxies) or None,
+            forwarded_allow_ips=split_list(settings.server.trusted_proxies) or None,
             timeout_graceful_shutdown=30,
             # A fleet's gateway reaches the service over TLS and verifies it against the fleet CA.
-            ssl_certfile=settings.tls_cert_file or None,
-            ssl_keyfile=settings.tls_key_file or None,
+            ssl_certfile=settings.server.tls_cert_file or None,
+            ssl_keyfile=settings.server.tls_key_file or None,
         )
-        if settings.workers > 1:
+        if settings.server.workers > 1:
             reap_resource_tracker()
     return 0
 
@@ -97,7 +97,7 @@ def prepare_multiprocess_metrics(settings: Settings) -> None:
 
     Samples of workers from an earlier run would otherwise be summed into the new run's counters.
     """
-    directory = settings.data_dir.resolve() / f"prometheus-{settings.port}"
+    directory = settings.store.data_dir.resolve() / f"prometheus-{settings.server.port}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
