@@ -148,14 +148,14 @@ def bench_llm_client(chunks: int, rounds: int, completions: int = 30) -> dict[st
     from openai import AsyncOpenAI
 
     from ragfleet.adapters.llm import OpenAIChatClient
-    from ragfleet.settings import Settings
+    from ragfleet.settings import ModelSettings
 
     server = _streaming_server(chunks)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     messages = [{"role": "user", "content": "hello"}]
 
     async def ragfleet_client() -> float:
-        client = OpenAIChatClient(Settings(llm_model="bench"), base)
+        client = OpenAIChatClient(ModelSettings(llm_model="bench"), base)
         try:
             started = time.perf_counter()
             for _ in range(completions):

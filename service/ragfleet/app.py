@@ -66,7 +66,7 @@ def _metrics_controllers(settings: Settings) -> list[type[Controller]]:
     """``/metrics`` (Litestar's Prometheus controller, multiprocess-aware) and, when configured,
     the LLM server's relayed at ``/metrics/llm``, both behind one address allow-list."""
     networks = parse_networks(
-        split_list(settings.metrics_allow_from), "RAGFLEET_METRICS_ALLOW_FROM"
+        split_list(settings.security.metrics_allow_from), "RAGFLEET_METRICS_ALLOW_FROM"
     )
     guard = peer_allowed(networks)
 
@@ -76,16 +76,16 @@ def _metrics_controllers(settings: Settings) -> list[type[Controller]]:
         include_in_schema = False
 
     controllers: list[type[Controller]] = [MetricsController]
-    if settings.llm_metrics_url:
-        controllers.append(llm_metrics_controller(settings.llm_metrics_url, guard))
+    if settings.models.llm_metrics_url:
+        controllers.append(llm_metrics_controller(settings.models.llm_metrics_url, guard))
     return controllers
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app; settings default to the ``RAGFLEET_*`` environment."""
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, settings.log_json)
-    keyring = KeyRing(parse_api_keys(settings.api_keys))
+    configure_logging(settings.logging.log_level, settings.logging.log_json)
+    keyring = KeyRing(parse_api_keys(settings.security.api_keys))
     prometheus = PrometheusConfig(
         app_name="ragfleet", prefix="ragfleet_http", group_path=True, exclude=["^/metrics"]
     )
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if rate_limit is not None:
         config, stores[STORE_NAME] = rate_limit
         middleware.append(config.middleware)
-    origins = split_list(settings.cors_allow_origins)
+    origins = split_list(settings.security.cors_allow_origins)
     cors = (
         CORSConfig(
             allow_origins=origins,
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             logger.warning(
                 "authentication is OFF: no RAGFLEET_API_KEYS configured; bind to loopback only"
                 " (RAGFLEET_HOST={})",
-                settings.host,
+                settings.server.host,
             )
         async with build_services(settings) as services:
             app.state.services = services
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=stores,
         cors_config=cors,
         exception_handlers=EXCEPTION_HANDLERS,
-        request_max_body_size=settings.request_max_body_bytes,
+        request_max_body_size=settings.server.request_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="ragfleet",
             version=ragfleet.__version__,
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app,
             keyring=keyring,
             prometheus=prometheus,
-            max_body_bytes=settings.request_max_body_bytes,
+            max_body_bytes=settings.server.request_max_body_bytes,
             cors=cors is not None,
         )
     return app

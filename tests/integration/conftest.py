@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.app import create_app
 from ragfleet.ingestion.loaders import iter_files, load_file
-from ragfleet.settings import Settings
+from ragfleet.settings import ModelSettings, Settings, StoreSettings
 from tests.support.redis_server import RedisServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ SettingsFactory = Callable[..., Settings]
 @pytest.fixture(scope="session")
 def llm_server() -> Iterator[EmbeddedLLMServer]:
     """The embedded llama.cpp server with the packaged SmolLM2 model, shared by all tests."""
-    server = EmbeddedLLMServer.from_settings(Settings())
+    server = EmbeddedLLMServer.from_settings(ModelSettings())
     server.start()
     yield server
     server.stop()
@@ -36,7 +36,8 @@ def llm_server() -> Iterator[EmbeddedLLMServer]:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, llm_server: EmbeddedLLMServer) -> SettingsFactory:
-    """Settings over a fresh data directory, pointing at the shared LLM server."""
+    """Settings over a fresh data directory, pointing at the shared LLM server; overrides are
+    named by field, whatever their group, as the ``RAGFLEET_*`` variables are."""
 
     def factory(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -45,9 +46,7 @@ def make_settings(tmp_path: Path, llm_server: EmbeddedLLMServer) -> SettingsFact
             "llm_max_tokens": TEST_MAX_TOKENS,
         }
         values.update(overrides)
-        settings = Settings(**values)
-        settings.validate()
-        return settings
+        return Settings.from_env({}, **values)
 
     return factory
 
@@ -68,9 +67,8 @@ async def corpus_client(
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """One app with the sample corpus ingested, shared by read-only tests."""
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("corpus"),
-        llm_base_url=llm_server.base_url,
-        llm_max_tokens=TEST_MAX_TOKENS,
+        store=StoreSettings(data_dir=tmp_path_factory.mktemp("corpus")),
+        models=ModelSettings(llm_base_url=llm_server.base_url, llm_max_tokens=TEST_MAX_TOKENS),
     )
     async with AsyncTestClient(create_app(settings)) as client:
         response = await client.post("/documents", json={"documents": sample_corpus()})

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -16,10 +18,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.adapters.free_port import free_loopback_port
+from ragfleet.commands import serve
 from tests.integration.conftest import REPO, TEST_MAX_TOKENS
 
 RAGFLEET = str(Path(sys.executable).with_name("ragfleet"))
@@ -234,3 +238,37 @@ def test_sigterm_to_the_main_process_leaves_no_process_behind(
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert processes_in_group(process.pid) == []
+
+
+def test_serve_hands_workers_their_settings_and_leaves_the_environment_alone(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Milvus Lite sidecar's URL and the command line's port reach the workers inside the app
+    factory uvicorn pickles for them; of the environment only prometheus-client's own directory
+    variable is set."""
+    for key, value in env.items():
+        if key.startswith("RAGFLEET_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # set by serve, restored after the test
+    before = dict(os.environ)
+    configs: list[uvicorn.Config] = []
+
+    def capture(config: uvicorn.Config) -> int:
+        configs.append(config)
+        return 0
+
+    monkeypatch.setattr(serve, "run_server", capture)
+
+    assert serve.run(argparse.Namespace(host=None, port=8123, workers=2)) == 0
+
+    after = dict(os.environ)
+    assert after.pop("PROMETHEUS_MULTIPROC_DIR") == str(tmp_path.resolve() / "data/prometheus-8123")
+    del before["PROMETHEUS_MULTIPROC_DIR"]
+    assert after == before
+    (config,) = configs
+    assert config.factory
+    settings = pickle.loads(pickle.dumps(config.app)).args[0]  # what a spawned worker gets
+    assert settings.server.port == 8123
+    assert settings.server.workers == 2
+    assert settings.store.milvus_uri.startswith("http://127.0.0.1:")
+    assert settings.models.llm_base_url == env["RAGFLEET_LLM_BASE_URL"]

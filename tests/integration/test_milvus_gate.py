@@ -22,7 +22,7 @@ from pymilvus.exceptions import MilvusException
 from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.adapters.vector_store import ChunkRecord, MilvusVectorStore
 from ragfleet.errors import VectorStoreUnavailableError
-from ragfleet.settings import Settings
+from ragfleet.settings import StoreSettings
 from tests.support.pki import TestCA
 
 GATE = Path(__file__).resolve().parents[2] / "ansible/roles/milvus/files/milvus_gate.py"
@@ -168,15 +168,14 @@ def test_calls_without_valid_credentials_are_unauthenticated(
 async def test_the_service_user_stores_and_searches_through_the_adapter(
     gate_server: GateServer, tmp_path: Path
 ) -> None:
-    settings = Settings(
+    settings = StoreSettings(
         data_dir=tmp_path / "data",
         milvus_uri=gate_server.uri,
         milvus_token=f"{SERVICE_USER}:{SERVICE_PASSWORD}",
         milvus_collection="gate_chunks",
-        tls_ca_file=str(gate_server.ca_file),
     )
     settings.validate()
-    store = MilvusVectorStore(settings, dim=DIM)
+    store = MilvusVectorStore(settings, dim=DIM, tls_ca_file=str(gate_server.ca_file))
     try:
         await store.ensure_ready()
         chunk = ChunkRecord(
@@ -204,7 +203,7 @@ async def test_the_adapter_without_the_fleet_ca_cannot_connect(
 ) -> None:
     # pymilvus shares one channel per address and token, whatever the TLS arguments: another
     # name the certificate carries keeps this client off the verified channel of the test above.
-    settings = Settings(
+    settings = StoreSettings(
         data_dir=tmp_path / "data",
         milvus_uri=f"https://localhost:{gate_server.port}",
         milvus_token=f"{SERVICE_USER}:{SERVICE_PASSWORD}",

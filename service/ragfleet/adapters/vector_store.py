@@ -25,7 +25,7 @@ import anyio.to_thread
 
 from ragfleet.domain import FILTERABLE_FIELDS, SearchHit
 from ragfleet.errors import VectorStoreUnavailableError
-from ragfleet.settings import Settings
+from ragfleet.settings import StoreSettings
 
 TEXT_MAX = 8192
 _META_KEY_VERSION = "corpus_version"
@@ -72,8 +72,9 @@ def quote(value: str) -> str:
 class MilvusVectorStore:
     """:class:`VectorStore` on pymilvus' ``MilvusClient``."""
 
-    def __init__(self, settings: Settings, dim: int) -> None:
+    def __init__(self, settings: StoreSettings, dim: int, *, tls_ca_file: str = "") -> None:
         self._settings = settings
+        self._tls_ca_file = tls_ca_file
         self._dim = dim
         self._collection = settings.milvus_collection
         self._meta_collection = f"{settings.milvus_collection}_meta"
@@ -123,7 +124,10 @@ class MilvusVectorStore:
             self._settings.milvus_lite_path.parent.mkdir(parents=True, exist_ok=True)
         token = self._settings.milvus_token or ""
         self._client = MilvusClient(
-            uri=self.uri, token=token, timeout=self._timeout, **milvus_tls_options(self._settings)
+            uri=self.uri,
+            token=token,
+            timeout=self._timeout,
+            **milvus_tls_options(self._settings.milvus_uri, self._tls_ca_file),
         )
         try:
             self._ensure_collections(self._client)
@@ -289,19 +293,19 @@ class MilvusVectorStore:
             self._client = None
 
 
-def milvus_tls_options(settings: Settings) -> dict[str, Any]:
+def milvus_tls_options(uri: str, ca_file: str) -> dict[str, Any]:
     """pymilvus' one-way TLS arguments for an ``https://`` Milvus URI, else none.
 
     pymilvus turns ``https://`` into a TLS channel itself; ``server_pem_path`` is the root
     certificate it verifies the server with (the fleet CA, RAGFLEET_TLS_CA_FILE; without it, the
     system's roots) and ``server_name`` the name the certificate must carry (the URI's host).
     """
-    parsed = urlparse(settings.milvus_uri)
-    if settings.uses_milvus_lite or parsed.scheme != "https":
+    parsed = urlparse(uri)
+    if parsed.scheme != "https":
         return {}
     options: dict[str, Any] = {"secure": True, "server_name": parsed.hostname or ""}
-    if settings.tls_ca_file:
-        options["server_pem_path"] = settings.tls_ca_file
+    if ca_file:
+        options["server_pem_path"] = ca_file
     return options
 
 

@@ -49,7 +49,7 @@ class QueryController(Controller):
         """Retrieve passages, generate an answer that cites them, and time each stage."""
         answer = await services.queries.answer(data.query, data.context_filter, data.max_results)
         request.scope["state"]["log_extra"] = query_log_fields(
-            data.query, answer, services.settings.log_query_text
+            data.query, answer, services.settings.logging.log_query_text
         )
         return query_response(answer, request_id_of(request.scope))
 

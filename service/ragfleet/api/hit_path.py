@@ -145,7 +145,7 @@ class CacheHitPath:
             self._in_progress.dec()
         self._requests.inc()
         self._duration.observe(time.perf_counter() - started)
-        fields = query_log_fields(data.query, answer, services.settings.log_query_text)
+        fields = query_log_fields(data.query, answer, services.settings.logging.log_query_text)
         scope["path_template"] = PATH
         log_request(scope, request_id, 200, started, fields)
         return None

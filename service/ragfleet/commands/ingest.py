@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         logger.error(str(exc))
         return 2
-    configure_logging(settings.log_level, json_lines=False)
+    configure_logging(settings.logging.log_level, json_lines=False)
     try:
         return asyncio.run(_ingest(settings, args.paths, args.root.resolve(), args.quiet))
     except (FileNotFoundError, ValueError, RuntimeError) as exc:

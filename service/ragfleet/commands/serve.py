@@ -9,14 +9,19 @@ collected in multiprocess mode, in a directory emptied at every start.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import os
 import shutil
-from contextlib import ExitStack
-from typing import Any
+from contextlib import ExitStack, suppress
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from ragfleet.settings import Settings, SettingsError, split_list
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def register(subparsers: Any) -> None:
@@ -30,11 +35,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from ragfleet.adapters.milvus_lite_server import MilvusLiteServer
     from ragfleet.observability.logging import configure_logging
-    from ragfleet.system.wiring import llm_server
 
     overrides = {k: v for k, v in vars(args).items() if k in {"host", "port", "workers"} and v}
     try:
@@ -42,40 +43,82 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         logger.error(str(exc))
         return 2
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.logging.log_level, settings.logging.log_json)
 
     with ExitStack() as sidecars:
-        # Started here, once, and shared: each worker would otherwise load its own model.
-        os.environ["RAGFLEET_LLM_BASE_URL"] = sidecars.enter_context(llm_server(settings))
-        if settings.workers > 1 and settings.uses_milvus_lite:
-            milvus = MilvusLiteServer(settings.milvus_lite_path)
-            milvus.start()
-            sidecars.callback(milvus.stop)
-            os.environ["RAGFLEET_MILVUS_URI"] = milvus.uri
-        if settings.workers > 1:
+        settings = start_sidecars(settings, sidecars)
+        if settings.server.workers > 1:
             prepare_multiprocess_metrics(settings)
-        for key, value in overrides.items():
-            os.environ[f"RAGFLEET_{key.upper()}"] = str(value)
-        uvicorn.run(
-            "ragfleet.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=None,
-            server_header=False,
-            access_log=False,  # the request-context middleware logs each request, with its id
-            # X-Forwarded-For is believed only from the gateway's addresses.
-            proxy_headers=True,
-            forwarded_allow_ips=split_list(settings.trusted_proxies) or None,
-            timeout_graceful_shutdown=30,
-            # A fleet's gateway reaches the service over TLS and verifies it against the fleet CA.
-            ssl_certfile=settings.tls_cert_file or None,
-            ssl_keyfile=settings.tls_key_file or None,
-        )
-        if settings.workers > 1:
-            reap_resource_tracker()
-    return 0
+        return run_server(uvicorn_config(settings))
+
+
+def start_sidecars(settings: Settings, stack: ExitStack) -> Settings:
+    """Start the servers the workers share, stopped when ``stack`` closes; return the settings
+    that point the workers at them.
+
+    The llama.cpp generator starts here, once: each worker would otherwise load its own model.
+    """
+    from ragfleet.adapters.milvus_lite_server import MilvusLiteServer
+    from ragfleet.system.wiring import llm_server
+
+    llm_url = stack.enter_context(llm_server(settings.models))
+    store = settings.store
+    if settings.server.workers > 1 and store.uses_milvus_lite:
+        milvus = MilvusLiteServer(store.milvus_lite_path)
+        milvus.start()
+        stack.callback(milvus.stop)
+        store = dataclasses.replace(store, milvus_uri=milvus.uri)
+    models = dataclasses.replace(settings.models, llm_base_url=llm_url)
+    return dataclasses.replace(settings, models=models, store=store)
+
+
+def uvicorn_config(settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration, its app factory bound to ``settings``.
+
+    uvicorn pickles the config into each worker it spawns, so the workers build their apps from
+    these very settings, sidecar URLs and command-line options included, not from the environment.
+    """
+    import uvicorn
+
+    from ragfleet.app import create_app
+
+    server = settings.server
+    return uvicorn.Config(
+        functools.partial(create_app, settings),
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        log_config=None,
+        server_header=False,
+        access_log=False,  # the request-context middleware logs each request, with its id
+        # X-Forwarded-For is believed only from the gateway's addresses.
+        proxy_headers=True,
+        forwarded_allow_ips=split_list(server.trusted_proxies) or None,
+        timeout_graceful_shutdown=30,
+        # A fleet's gateway reaches the service over TLS and verifies it against the fleet CA.
+        ssl_certfile=server.tls_cert_file or None,
+        ssl_keyfile=server.tls_key_file or None,
+    )
+
+
+def run_server(config: uvicorn.Config) -> int:
+    """Serve until stopped, the way ``uvicorn.run`` does inside: ``uvicorn.run`` itself takes
+    several workers only from an import string, which cannot carry the settings. The workers share
+    one socket bound here; one server that never started exits with uvicorn's failure code."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    if config.workers > 1:
+        with suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        reap_resource_tracker()
+        return 0
+    server = uvicorn.Server(config)
+    with suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def reap_resource_tracker() -> None:
@@ -97,7 +140,7 @@ def prepare_multiprocess_metrics(settings: Settings) -> None:
 
     Samples of workers from an earlier run would otherwise be summed into the new run's counters.
     """
-    directory = settings.data_dir.resolve() / f"prometheus-{settings.port}"
+    directory = settings.store.data_dir.resolve() / f"prometheus-{settings.server.port}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)

@@ -79,25 +79,26 @@ class FailOpenStore(Store):
 
 def build_rate_limit(settings: Settings) -> tuple[RateLimitConfig, Store] | None:
     """The middleware config and its store, or None when rate limiting is off."""
-    if settings.rate_limit_per_minute <= 0:
+    limit, cache = settings.security.rate_limit_per_minute, settings.cache
+    if limit <= 0:
         return None
     store: Store = MemoryStore()
-    if settings.redis_url:
+    if cache.redis_url:
         import redis.asyncio as aioredis
         from litestar.stores.redis import RedisStore
 
         from ragfleet.cache.backends import redis_tls_options
 
         client = aioredis.Redis.from_url(
-            settings.redis_url,
-            **redis_tls_options(settings.redis_url, settings.tls_ca_file),
-            socket_timeout=settings.cache_timeout_s,
-            socket_connect_timeout=settings.cache_timeout_s,
+            cache.redis_url,
+            **redis_tls_options(cache.redis_url, settings.security.tls_ca_file),
+            socket_timeout=cache.cache_timeout_s,
+            socket_connect_timeout=cache.cache_timeout_s,
         )
         primary = RedisStore(client, namespace="ragfleet-rate-limit", handle_client_shutdown=True)
-        store = FailOpenStore(primary, MemoryStore(), settings.cache_retry_after_error_s)
+        store = FailOpenStore(primary, MemoryStore(), cache.cache_retry_after_error_s)
     config = RateLimitConfig(
-        rate_limit=("minute", settings.rate_limit_per_minute),
+        rate_limit=("minute", limit),
         identifier_for_request=caller_identity,
         exclude=[f"^{path}" for path in OPEN_PATHS],
         store=STORE_NAME,

@@ -19,7 +19,7 @@ from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.ingestion.service import IngestionService
 from ragfleet.observability.metrics import BUILD_INFO, CORPUS_CHUNKS, CORPUS_VERSION
 from ragfleet.query.service import QueryService
-from ragfleet.settings import Settings
+from ragfleet.settings import ModelSettings, Settings, StoreSettings
 from ragfleet.system.readiness import ReadinessProbe
 
 
@@ -35,30 +35,31 @@ class Services:
 
 def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | None:
     """Redis when configured, else one worker's memory; None when the cache is switched off."""
-    if not settings.cache_enabled:
+    cache = settings.cache
+    if not cache.cache_enabled:
         return None
-    if settings.redis_url:
+    if cache.redis_url:
         return RedisAnswerCache(
-            settings.redis_url,
+            cache.redis_url,
             store.corpus_version,
-            ttl_s=settings.cache_ttl_s,
-            timeout_s=settings.cache_timeout_s,
-            retry_after_error_s=settings.cache_retry_after_error_s,
-            wait_s=settings.cache_single_flight_wait_s,
-            lock_ttl_s=settings.llm_timeout_s + 10,
-            near_max_entries=settings.cache_max_entries,
-            tls_ca_file=settings.tls_ca_file,
+            ttl_s=cache.cache_ttl_s,
+            timeout_s=cache.cache_timeout_s,
+            retry_after_error_s=cache.cache_retry_after_error_s,
+            wait_s=cache.cache_single_flight_wait_s,
+            lock_ttl_s=settings.models.llm_timeout_s + 10,
+            near_max_entries=cache.cache_max_entries,
+            tls_ca_file=settings.security.tls_ca_file,
         )
     return InProcessAnswerCache(
         store.corpus_version,
-        ttl_s=settings.cache_ttl_s,
-        max_entries=settings.cache_max_entries,
-        wait_s=settings.cache_single_flight_wait_s,
+        ttl_s=cache.cache_ttl_s,
+        max_entries=cache.cache_max_entries,
+        wait_s=cache.cache_single_flight_wait_s,
     )
 
 
 async def _open_store(
-    settings: Settings, store: MilvusVectorStore, *, required: bool = False
+    settings: StoreSettings, store: MilvusVectorStore, *, required: bool = False
 ) -> None:
     """Connect and create the collections; ``required``: a Milvus server that is down is an
     error (the CLI), not a warning (the service, whose /readyz reports it)."""
@@ -83,7 +84,7 @@ async def _open_store(
 
 
 @contextmanager
-def llm_server(settings: Settings) -> Iterator[str]:
+def llm_server(settings: ModelSettings) -> Iterator[str]:
     """The configured LLM server's URL, or the embedded llama.cpp server's, started for the
     block's duration: the one place it starts (``ragfleet serve`` shares it with its workers)."""
     if settings.llm_base_url:
@@ -101,17 +102,19 @@ def llm_server(settings: Settings) -> Iterator[str]:
 async def build_services(settings: Settings) -> AsyncIterator[Services]:
     """Start the embedded LLM if no server is configured, open the stores, and clean up after."""
     async with AsyncExitStack() as stack:
-        llm_url = await anyio.to_thread.run_sync(stack.enter_context, llm_server(settings))
-        embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings)
-        store = MilvusVectorStore(settings, embedder.dim)
+        llm_url = await anyio.to_thread.run_sync(stack.enter_context, llm_server(settings.models))
+        embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings.models)
+        store = MilvusVectorStore(
+            settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
+        )
         stack.push_async_callback(store.close)
-        llm = OpenAIChatClient(settings, llm_url)
+        llm = OpenAIChatClient(settings.models, llm_url)
         stack.push_async_callback(llm.close)
         cache = build_cache(settings, store)
         if cache is not None:
             stack.push_async_callback(cache.close)
             await cache.open()
-        await _open_store(settings, store)
+        await _open_store(settings.store, store)
         BUILD_INFO.labels(version=ragfleet.__version__).set(1)
 
         async def corpus_changed(version: int) -> None:
@@ -127,11 +130,11 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 embedder,
                 llm,
                 cache,
-                context_chars=settings.llm_context_chars,
-                search_timeout_s=settings.search_timeout_s,
-                generate_timeout_s=settings.llm_timeout_s,
+                context_chars=settings.models.llm_context_chars,
+                search_timeout_s=settings.store.search_timeout_s,
+                generate_timeout_s=settings.models.llm_timeout_s,
             ),
-            ingestion=_ingestion(settings, store, embedder, on_change=corpus_changed),
+            ingestion=_ingestion(settings.store, store, embedder, on_change=corpus_changed),
             readiness=ReadinessProbe(store, llm, cache),
         )
 
@@ -140,17 +143,19 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
 async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
     """The ingestion side alone, as ``ragfleet ingest`` needs it: no LLM, no cache, and a vector
     store that must open (with Milvus Lite, nobody else may hold the database)."""
-    embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings)
-    store = MilvusVectorStore(settings, embedder.dim)
+    embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings.models)
+    store = MilvusVectorStore(
+        settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
+    )
     try:
-        await _open_store(settings, store, required=True)
-        yield _ingestion(settings, store, embedder)
+        await _open_store(settings.store, store, required=True)
+        yield _ingestion(settings.store, store, embedder)
     finally:
         await store.close()
 
 
 def _ingestion(
-    settings: Settings,
+    settings: StoreSettings,
     store: MilvusVectorStore,
     embedder: OnnxEmbedder,
     on_change: Callable[[int], Awaitable[None]] | None = None,
