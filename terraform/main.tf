@@ -40,6 +40,9 @@ locals {
     ManagedBy  = "terraform"
   })
 
+  # Set only by tests against an emulator (variable "testing"); null on AWS.
+  emulator_endpoint = var.testing.aws_endpoint_url
+
   vpc_id    = var.vpc_id != null ? var.vpc_id : module.network[0].vpc_id
   subnet_id = var.subnet_id != null ? var.subnet_id : module.network[0].subnet_id
 
@@ -48,11 +51,11 @@ locals {
 
   # Roles outside public_ip_roles get an explicit false: a brought-in subnet that maps public
   # addresses must not give them one, and hosts that had one are replaced rather than kept public.
-  # moto (aws_endpoint_url set) reads an instance launched with an explicit value back wrong (no
-  # security groups, a public address), so there private hosts are left to the subnet, which the
-  # network module creates without public addresses.
+  # moto (testing.aws_endpoint_url set) reads an instance launched with an explicit value back
+  # wrong (no security groups, a public address), so there private hosts are left to the subnet,
+  # which the network module creates without public addresses.
   public_ip = { for role in ["inference", "datastore", "monitoring", "gateway"] :
-    role => contains(var.public_ip_roles, role) ? true : (var.aws_endpoint_url == null ? false : null)
+    role => contains(var.public_ip_roles, role) ? true : (local.emulator_endpoint == null ? false : null)
   }
 }
 
