@@ -1,6 +1,6 @@
 # A ragfleet deployment on AWS: GPU inference hosts sized by a hardware profile, plus datastore,
 # monitoring and gateway hosts, with security groups that only open what each role serves.
-# The profile YAML in ../hardware_profiles is the single source of truth for sizes.
+# The YAML in ../hardware_profiles is the single source of truth for sizes and service ports.
 
 locals {
   profiles_dir = "${path.module}/../hardware_profiles"
@@ -9,6 +9,8 @@ locals {
   # expression from adding a second, less helpful error.
   profile   = fileexists(local.profile_file) ? yamldecode(file(local.profile_file)) : null
   catalogue = yamldecode(file("${local.profiles_dir}/aws_instance_types.yaml")).instance_types
+  # The services' ports, defined once for Terraform and Ansible (group_vars/all/main.yml).
+  ports = yamldecode(file("${local.profiles_dir}/ports.yaml"))
 
   inference_instance_type = coalesce(var.inference_instance_type, try(local.profile.aws.instance_type, "unknown.profile"))
   inference_spec          = lookup(local.catalogue, local.inference_instance_type, null)
@@ -100,6 +102,7 @@ module "security_groups" {
   client_cidrs     = var.client_cidrs
   egress_cidrs     = var.egress_cidrs
   ssh_from_gateway = local.gateway_is_jump_host
+  ports            = local.ports
   tags             = local.tags
 }
 

@@ -13,7 +13,7 @@ variable "profile" {
   type        = string
 
   validation {
-    condition     = var.profile != "aws_instance_types" && can(regex("^[a-z][a-z0-9_]*$", var.profile)) && fileexists("${path.module}/../hardware_profiles/${var.profile}.yaml")
+    condition     = !contains(["aws_instance_types", "nvidia_driver", "ports"], var.profile) && can(regex("^[a-z][a-z0-9_]*$", var.profile)) && fileexists("${path.module}/../hardware_profiles/${var.profile}.yaml")
     error_message = "profile must name a hardware profile in hardware_profiles/ (small, medium, large)."
   }
 }

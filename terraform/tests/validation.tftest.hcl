@@ -47,6 +47,26 @@ run "catalogue_is_not_a_profile" {
   expect_failures = [var.profile]
 }
 
+run "ports_file_is_not_a_profile" {
+  command = plan
+
+  variables {
+    profile = "ports"
+  }
+
+  expect_failures = [var.profile]
+}
+
+run "driver_table_is_not_a_profile" {
+  command = plan
+
+  variables {
+    profile = "nvidia_driver"
+  }
+
+  expect_failures = [var.profile]
+}
+
 run "undersized_instance_type_is_rejected" {
   command = plan
 
