@@ -7,7 +7,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 # checkov pins many packages that clash with the service's, so it gets a venv of its own.
 CHECKOV_VERSION ?= >=3.2,<4
 
-.PHONY: tools checkov terraform-fmt terraform-test
+.PHONY: tools checkov terraform-fmt terraform-test terraform-docs
 
 $(CHECKOV):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -24,3 +24,8 @@ terraform-fmt:  ## rewrite terraform/ in canonical format
 
 terraform-test: venv tools  ## fmt, init, validate, terraform test and checkov through pytest
 	$(BIN)/pytest tests/terraform
+
+# terraform-docs is not installable here (not on PyPI, npm or apt): scripts/terraform_docs.py
+# writes the same tables from the HCL, and tests/terraform/test_module_docs.py checks them.
+terraform-docs: venv  ## regenerate the Inputs/Outputs tables in terraform/**/README.md
+	$(BIN)/python scripts/terraform_docs.py

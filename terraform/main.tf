@@ -1,6 +1,6 @@
 # A ragfleet deployment on AWS: GPU inference hosts sized by a hardware profile, plus datastore,
 # monitoring and gateway hosts, with security groups that only open what each role serves.
-# The profile YAML in ../hardware_profiles is the single source of truth for sizes.
+# The YAML in ../hardware_profiles is the single source of truth for sizes and service ports.
 
 locals {
   profiles_dir = "${path.module}/../hardware_profiles"
@@ -9,6 +9,8 @@ locals {
   # expression from adding a second, less helpful error.
   profile   = fileexists(local.profile_file) ? yamldecode(file(local.profile_file)) : null
   catalogue = yamldecode(file("${local.profiles_dir}/aws_instance_types.yaml")).instance_types
+  # The services' ports, defined once for Terraform and Ansible (group_vars/all/main.yml).
+  ports = yamldecode(file("${local.profiles_dir}/ports.yaml"))
 
   inference_instance_type = coalesce(var.inference_instance_type, try(local.profile.aws.instance_type, "unknown.profile"))
   inference_spec          = lookup(local.catalogue, local.inference_instance_type, null)
@@ -40,6 +42,9 @@ locals {
     ManagedBy  = "terraform"
   })
 
+  # Set only by tests against an emulator (variable "testing"); null on AWS.
+  emulator_endpoint = var.testing.aws_endpoint_url
+
   vpc_id    = var.vpc_id != null ? var.vpc_id : module.network[0].vpc_id
   subnet_id = var.subnet_id != null ? var.subnet_id : module.network[0].subnet_id
 
@@ -48,11 +53,11 @@ locals {
 
   # Roles outside public_ip_roles get an explicit false: a brought-in subnet that maps public
   # addresses must not give them one, and hosts that had one are replaced rather than kept public.
-  # moto (aws_endpoint_url set) reads an instance launched with an explicit value back wrong (no
-  # security groups, a public address), so there private hosts are left to the subnet, which the
-  # network module creates without public addresses.
+  # moto (testing.aws_endpoint_url set) reads an instance launched with an explicit value back
+  # wrong (no security groups, a public address), so there private hosts are left to the subnet,
+  # which the network module creates without public addresses.
   public_ip = { for role in ["inference", "datastore", "monitoring", "gateway"] :
-    role => contains(var.public_ip_roles, role) ? true : (var.aws_endpoint_url == null ? false : null)
+    role => contains(var.public_ip_roles, role) ? true : (local.emulator_endpoint == null ? false : null)
   }
 }
 
@@ -97,6 +102,7 @@ module "security_groups" {
   client_cidrs     = var.client_cidrs
   egress_cidrs     = var.egress_cidrs
   ssh_from_gateway = local.gateway_is_jump_host
+  ports            = local.ports
   tags             = local.tags
 }
 

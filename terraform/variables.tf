@@ -13,7 +13,7 @@ variable "profile" {
   type        = string
 
   validation {
-    condition     = var.profile != "aws_instance_types" && can(regex("^[a-z][a-z0-9_]*$", var.profile)) && fileexists("${path.module}/../hardware_profiles/${var.profile}.yaml")
+    condition     = !contains(["aws_instance_types", "nvidia_driver", "ports"], var.profile) && can(regex("^[a-z][a-z0-9_]*$", var.profile)) && fileexists("${path.module}/../hardware_profiles/${var.profile}.yaml")
     error_message = "profile must name a hardware profile in hardware_profiles/ (small, medium, large)."
   }
 }
@@ -250,14 +250,17 @@ variable "kms_key_id" {
   default     = null
 }
 
-variable "aws_endpoint_url" {
-  description = "Endpoint for EC2, STS, IAM and DLM, for an emulator such as moto; null talks to AWS. When set, hosts outside public_ip_roles leave the public-IP choice to the subnet instead of an explicit false, which moto reads back wrong."
-  type        = string
-  default     = null
+variable "testing" {
+  description = "Test-only hooks for running against an emulator (moto); never set in production. aws_endpoint_url points EC2, STS, IAM and DLM at the emulator and skips the checks that need AWS; it also makes hosts outside public_ip_roles leave the public-IP choice to the subnet instead of an explicit false, which moto reads back wrong."
+  type = object({
+    aws_endpoint_url = optional(string)
+  })
+  default  = {}
+  nullable = false
 
   validation {
-    condition     = var.aws_endpoint_url == null || can(regex("^https?://", coalesce(var.aws_endpoint_url, "-")))
-    error_message = "aws_endpoint_url must be an http(s) URL."
+    condition     = var.testing.aws_endpoint_url == null || can(regex("^https?://", coalesce(var.testing.aws_endpoint_url, "-")))
+    error_message = "testing.aws_endpoint_url must be an http(s) URL."
   }
 }
 

@@ -226,6 +226,25 @@ run "private_hosts_refuse_a_public_ip_explicitly" {
   }
 }
 
+run "an_emulator_leaves_private_hosts_public_ip_to_the_subnet" {
+  command = plan
+
+  variables {
+    profile = "small"
+    testing = { aws_endpoint_url = "http://127.0.0.1:5000" }
+  }
+
+  assert {
+    condition     = alltrue([for role in ["gpu_inference", "datastore", "monitoring"] : alltrue([for host in output.hosts[role] : !host.public])])
+    error_message = "The test-only emulator hook must not make private hosts public."
+  }
+
+  assert {
+    condition     = alltrue([for role in ["inference", "datastore", "monitoring"] : local.public_ip[role] == null]) && local.public_ip["gateway"]
+    error_message = "Against an emulator, private hosts send no public-IP choice (moto reads an explicit false back wrong)."
+  }
+}
+
 run "public_ip_roles_opts_a_role_in" {
   command = apply
 

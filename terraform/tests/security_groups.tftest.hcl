@@ -8,6 +8,8 @@ variables {
   vpc_id       = "vpc-0abc"
   admin_cidrs  = ["203.0.113.0/24"]
   client_cidrs = ["198.51.100.0/24"]
+  # The numbers the root module passes: the port assertions below read as the file defines them.
+  ports = yamldecode(file("../hardware_profiles/ports.yaml"))
 }
 
 run "ssh_is_open_to_admin_networks_only" {
@@ -258,5 +260,37 @@ run "trtllm_serve_is_not_reachable_from_other_hosts" {
   assert {
     condition     = length([for rule in output.ingress_rules : rule if rule.port == 8001]) == 0
     error_message = "No rule may open trtllm-serve's port 8001."
+  }
+}
+
+run "module_rejects_a_port_outside_the_tcp_range" {
+  command = plan
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  variables {
+    ports = merge(yamldecode(file("../hardware_profiles/ports.yaml")), { redis = 70000 })
+  }
+
+  expect_failures = [var.ports]
+}
+
+run "ssh_and_egress_ports_keep_their_module_defaults" {
+  command = apply
+
+  module {
+    source = "./modules/security_groups"
+  }
+
+  assert {
+    condition     = aws_security_group_rule.cidr_ingress["common_ssh"].from_port == 22
+    error_message = "SSH stays on 22 unless the caller says otherwise."
+  }
+
+  assert {
+    condition     = aws_security_group_rule.internet_egress["https"].from_port == 443 && aws_security_group_rule.internet_egress["http"].from_port == 80
+    error_message = "Egress stays on 443 and 80 unless the caller says otherwise."
   }
 }

@@ -47,6 +47,26 @@ run "catalogue_is_not_a_profile" {
   expect_failures = [var.profile]
 }
 
+run "ports_file_is_not_a_profile" {
+  command = plan
+
+  variables {
+    profile = "ports"
+  }
+
+  expect_failures = [var.profile]
+}
+
+run "driver_table_is_not_a_profile" {
+  command = plan
+
+  variables {
+    profile = "nvidia_driver"
+  }
+
+  expect_failures = [var.profile]
+}
+
 run "undersized_instance_type_is_rejected" {
   command = plan
 
@@ -225,4 +245,23 @@ run "half_an_existing_network_is_rejected" {
   }
 
   expect_failures = [var.subnet_id]
+}
+
+run "an_emulator_endpoint_that_is_not_a_url_is_rejected" {
+  command = plan
+
+  variables {
+    testing = { aws_endpoint_url = "127.0.0.1:5000" }
+  }
+
+  expect_failures = [var.testing]
+}
+
+run "no_testing_hooks_talk_to_aws" {
+  command = plan
+
+  assert {
+    condition     = var.testing.aws_endpoint_url == null
+    error_message = "testing defaults to no hooks, so a production plan talks to AWS."
+  }
 }

@@ -91,14 +91,15 @@ def ragfleet(
         "--name", "rf-moto",
         "--state-dir", str(workspace / "state"),
         "--inventories-dir", str(workspace / "inventories"),
-        "--var", f"aws_endpoint_url={endpoint}",
+        # The test-only hook that points the provider at moto (never set in production).
+        "--var", "testing=" + json.dumps({"aws_endpoint_url": endpoint}),
         "--var", 'admin_cidrs=["203.0.113.0/24"]',
         "--var", 'client_cidrs=["198.51.100.0/24"]',
         "--var", f"ssh_public_key={SSH_KEY}",
         "--var", f"ami_name_filter={MOTO_AMI_FILTER}",
         # moto implements neither detailed monitoring, nor DLM, nor reading back an instance
         # launched with an explicit public-IP choice (its security groups vanish): with
-        # aws_endpoint_url set, only public hosts send one, so every host is private here.
+        # testing.aws_endpoint_url set, only public hosts send one, so every host is private here.
         "--var", "detailed_monitoring=false",
         "--var", "public_ip_roles=[]",
         "--var", "datastore_snapshots_enabled=false",

@@ -100,6 +100,16 @@ def test_profile_list_reads_the_profiles_the_wheel_carries(wheel_bin: Path, tmp_
     assert [line.split()[0] for line in out.splitlines()] == ["large", "medium", "small"]
 
 
+def test_the_wheel_carries_the_port_table(wheel_bin: Path, tmp_path: Path) -> None:
+    """ports.yaml sits beside the profiles for Terraform and Ansible; the copy travels too."""
+    probe = (
+        "import ragfleet.hardware.loader as loader;"
+        " print((loader.DEFAULT_PROFILES_DIR / loader.PORTS_FILE).is_file())"
+    )
+    out = run([str(wheel_bin / "python"), "-c", probe], tmp_path, clean_env())
+    assert out.strip() == "True"
+
+
 def test_provision_without_the_operator_extra_says_what_to_install(
     wheel_bin: Path, tmp_path: Path
 ) -> None:

@@ -99,6 +99,12 @@ def test_unknown_profile_lists_the_known_ones() -> None:
         load_profile("huge")
 
 
+@pytest.mark.parametrize("shared_table", ["aws_instance_types", "nvidia_driver", "ports"])
+def test_a_shared_table_is_not_a_profile(shared_table: str) -> None:
+    with pytest.raises(ProfileError, match=rf"unknown hardware profile '{shared_table}'"):
+        load_profile(shared_table)
+
+
 def test_wrong_type_names_file_key_and_expected_type(profiles: Path) -> None:
     edit(profiles / "small.yaml", "min_cores: 8", "min_cores: eight")
     with pytest.raises(ProfileError) as error:

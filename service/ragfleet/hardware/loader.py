@@ -17,6 +17,8 @@ from ragfleet.hardware.model import Catalogue, Profile, Quantisation
 CATALOGUE_FILE = "aws_instance_types.yaml"
 # The NVIDIA driver floor per GPU class (ragfleet.hardware.driver); not a profile either.
 DRIVER_FILE = "nvidia_driver.yaml"
+# The services' TCP ports, read by Terraform and Ansible; not a profile either.
+PORTS_FILE = "ports.yaml"
 PROFILES_ENV = "RAGFLEET_HARDWARE_PROFILES"
 # service/ragfleet/hardware/loader.py -> the repository root holds hardware_profiles/, which
 # Terraform and Ansible read too. An installed wheel has no repository: it carries a copy of the
@@ -59,9 +61,9 @@ def profiles_dir(override: Path | None = None) -> Path:
 
 
 def list_profiles(directory: Path | None = None) -> list[str]:
-    """Names of the profiles in ``directory``: every YAML file except the two shared tables."""
+    """Names of the profiles in ``directory``: every YAML file except the shared tables."""
     folder = profiles_dir(directory)
-    shared = {CATALOGUE_FILE, DRIVER_FILE}
+    shared = {CATALOGUE_FILE, DRIVER_FILE, PORTS_FILE}
     return sorted(p.stem for p in folder.glob("*.yaml") if p.name not in shared)
 
 

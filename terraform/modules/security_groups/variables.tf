@@ -67,25 +67,24 @@ variable "egress_cidrs" {
 }
 
 variable "ports" {
-  description = "TCP ports of the deployment's services. Defaults match the Ansible roles; change both together."
+  description = "TCP ports of the deployment's services. The root module passes hardware_profiles/ports.yaml, the file Ansible reads its ports from, so both open and serve the same numbers; only SSH and the HTTP(S) egress ports, which belong to the hosts rather than ragfleet's services, have defaults here."
   type = object({
+    service        = number
+    trtllm         = number
+    redis          = number
+    milvus         = number
+    milvus_metrics = number
+    node_exporter  = number
+    redis_exporter = number
+    dcgm_exporter  = number
+    grafana        = number
+    prometheus     = number
+    alertmanager   = number
+    gateway_https  = number
     ssh            = optional(number, 22)
-    service        = optional(number, 8000)
-    trtllm         = optional(number, 8001)
-    redis          = optional(number, 6379)
-    milvus         = optional(number, 19530)
-    milvus_metrics = optional(number, 9091)
-    node_exporter  = optional(number, 9100)
-    redis_exporter = optional(number, 9121)
-    dcgm_exporter  = optional(number, 9400)
-    grafana        = optional(number, 3000)
-    prometheus     = optional(number, 9090)
-    alertmanager   = optional(number, 9093)
-    gateway_https  = optional(number, 443)
     egress_https   = optional(number, 443)
     egress_http    = optional(number, 80)
   })
-  default = {}
 
   validation {
     condition = alltrue([
