@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.ansible.test_ansible import ANSIBLE_DIR, BIN, REPO, run, tool
+from tests.ansible.plays import ANSIBLE_DIR, BIN, REPO, run, tool
 
 PUBLISHED = ANSIBLE_DIR / "group_vars" / "all" / "published_secrets.yml"
 CHECK_PLAYBOOK = Path(__file__).with_name("refuse_published_secrets.yml")
