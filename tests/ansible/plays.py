@@ -1,5 +1,5 @@
-"""Running Ansible from the tests: the repository's paths, the environment every ansible-* command
-gets, one play on localhost, and a host's variables as site.yml sees them."""
+"""Running Ansible from the tests: the repository's paths and roles, the environment every
+ansible-* command gets, one play on localhost, and a host's variables as site.yml sees them."""
 
 from __future__ import annotations
 
@@ -19,25 +19,14 @@ ANSIBLE_DIR = REPO / "ansible"
 ROLES_DIR = ANSIBLE_DIR / "roles"
 BIN = Path(sys.executable).parent
 INVENTORIES = ["local", "example-onprem", "example-large"]
-# The roles checked for layout, specs and READMEs (prometheus and grafana are written separately;
-# ansible-lint and the syntax checks still cover them).
-ROLES = [
-    "fleet_tls",
-    "nvidia_driver",
-    "nvme_raid",
-    "data_volume",
-    "container_runtime",
-    "nvidia_container_toolkit",
-    "redis",
-    "milvus",
-    "exporters",
-    "tensorrt_llm",
-    "ragfleet_service",
-    "gateway",
-]
+# Every role: the conventions in test_role_*.py hold for each.
+ROLES = sorted(path.name for path in ROLES_DIR.iterdir() if path.is_dir())
 # Roles that only write files made on the controller: no packages, so no install step or switch,
 # and nothing to restart, so no handlers.
 WRITE_ONLY_ROLES = {"fleet_tls"}
+# Roles the others include for one shared step (apt_signing_key: a vendor's signing key): their
+# tasks/main.yml is that step, with no preflight, install or configure of its own.
+INCLUDED_ROLES = {"apt_signing_key"}
 
 
 def ansible_env() -> dict[str, str]:
@@ -47,6 +36,20 @@ def ansible_env() -> dict[str, str]:
     env["ANSIBLE_HOME"] = str(REPO / ".ragfleet" / "ansible-home")
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def bare_ansible_env(directory: Path) -> dict[str, str]:
+    """Ansible's own settings instead of ansible/ansible.cfg (a config file that does not exist and
+    a home in ``directory``), with the roles on the roles path: a role's files on their own, as no
+    playbook of the tree configures them."""
+    return {
+        **os.environ,
+        "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
+        "ANSIBLE_CONFIG": str(directory / "ansible.cfg"),
+        "ANSIBLE_HOME": str(directory / "ansible-home"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    }
 
 
 def json_ansible_env() -> dict[str, str]:
