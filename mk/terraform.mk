@@ -1,20 +1,8 @@
-# Terraform, checkov and the provisioning tools (issue: hardware profiles and Terraform).
-# Included by the main Makefile (`-include mk/*.mk`), which defines PYTHON, VENV and BIN.
+# Terraform's targets: format, test (fmt, validate, terraform test, checkov through pytest), scan.
+# Included by the main Makefile (`-include mk/*.mk`), which defines PYTHON, VENV and BIN, and
+# CHECKOV with the `tools` target that installs it (`make test` needs it too).
 
-TOOLS_DIR ?= .tools
-CHECKOV_VENV := $(TOOLS_DIR)/checkov
-CHECKOV := $(CHECKOV_VENV)/bin/checkov
-# checkov pins many packages that clash with the service's, so it gets a venv of its own.
-CHECKOV_VERSION ?= >=3.2,<4
-
-.PHONY: tools checkov terraform-fmt terraform-test terraform-docs
-
-$(CHECKOV):
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov$(CHECKOV_VERSION)'
-
-tools: $(CHECKOV)  ## install checkov into its own venv under .tools/
+.PHONY: checkov terraform-fmt terraform-test terraform-docs
 
 checkov: $(CHECKOV)  ## scan terraform/ with checkov (offline: --skip-download)
 	$(CHECKOV) -d terraform --framework terraform --compact --quiet --skip-download

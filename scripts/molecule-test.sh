@@ -38,8 +38,14 @@ bash scripts/build-base-image.sh
 # as an air-gapped fleet would from a wheelhouse. pip skips the files already there.
 wheelhouse=$root/build/molecule-wheelhouse
 mkdir -p "$wheelhouse"
-milvus_lite=$(awk -F'"' '/^milvus_lite_version:/ {print $2}' ansible/roles/milvus/defaults/main.yml)
-pymilvus=$(awk -F'"' '/^milvus_lite_pymilvus_version:/ {print $2}' ansible/roles/milvus/defaults/main.yml)
+# The versions the milvus role pins, read with a YAML parser (the venv's python3, first on PATH).
+milvus_default() {
+  python3 -c 'import pathlib, sys, yaml
+print(yaml.safe_load(pathlib.Path(sys.argv[1]).read_text())[sys.argv[2]])' \
+    ansible/roles/milvus/defaults/main.yml "$1"
+}
+milvus_lite=$(milvus_default milvus_lite_version)
+pymilvus=$(milvus_default milvus_lite_pymilvus_version)
 wheels_start=$(date +%s)
 # async-timeout: redis-py needs it below Python 3.11.3; bookworm's python3 is 3.11.2, a newer
 # controller would leave it out.

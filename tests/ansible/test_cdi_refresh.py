@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tests.ansible.test_ansible import ROLES_DIR, load_yaml
+from tests.ansible.plays import ROLES_DIR, load_yaml
 
 ROLE = ROLES_DIR / "nvidia_container_toolkit"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.ansible.test_ansible import (
+from tests.ansible.plays import (
     ANSIBLE_DIR,
     ROLES_DIR,
     group_vars_of,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.test_ansible import ansible_env, run, tool
+from tests.ansible.plays import ansible_env, run, tool
 from tests.support.nvidia_smi import FAKE
 
 PLAY = Path(__file__).resolve().parents[1] / "gpu" / "role-preflight.yml"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ragfleet.security import fleet_vault
-from tests.ansible.test_ansible import run_local_play
+from tests.ansible.plays import run_local_play
 
 
 @pytest.fixture(scope="module")

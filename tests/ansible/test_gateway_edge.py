@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from ragfleet.adapters.free_port import free_loopback_port
-from tests.ansible.test_ansible import rendered  # noqa: F401  (the module-scoped fixture)
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -40,7 +39,7 @@ def edge_rules(config: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def edge(rendered: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:  # noqa: F811
+def edge(rendered: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
     assert Path(haproxy).exists(), "haproxy is not installed (scripts/install-system-deps.sh)"
     rules = edge_rules((rendered / "haproxy.cfg").read_text())

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.ansible.test_ansible import (
+from tests.ansible.plays import (
     ANSIBLE_DIR,
     REPO,
     ROLES_DIR,

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.ansible.test_ansible import (
+from tests.ansible.plays import (
     ANSIBLE_DIR,
     ROLES_DIR,
     group_vars_of,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.ansible.test_ansible import ANSIBLE_DIR, REPO, run_local_play
+from tests.ansible.plays import ANSIBLE_DIR, REPO, run_local_play
 
 
 def test_ragfleet_ports_is_read_from_ports_yaml(tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.ansible.test_ansible import ANSIBLE_DIR, BIN, REPO, run, tool
+from tests.ansible.plays import ANSIBLE_DIR, BIN, REPO, run, tool
 
 PUBLISHED = ANSIBLE_DIR / "group_vars" / "all" / "published_secrets.yml"
 CHECK_PLAYBOOK = Path(__file__).with_name("refuse_published_secrets.yml")
@@ -55,10 +57,24 @@ def test_the_vault_is_encrypted_and_opens_with_its_password_file(vault_dir: Path
     assert open_vault(vault_dir)["vault_hf_token"] == ""
 
 
+def strings(node: Any) -> Iterator[str]:
+    """Every key and value of a parsed YAML document that is a string (Jinja expressions too)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from strings(key)
+            yield from strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item)
+    elif isinstance(node, str):
+        yield node
+
+
 def test_the_vault_defines_every_vault_variable_the_playbooks_read(vault_dir: Path) -> None:
     referenced = set()
     for path in ANSIBLE_DIR.rglob("*.yml"):
-        referenced |= set(re.findall(r"\bvault_[a-z_]+\b", path.read_text()))
+        for text in strings(yaml.safe_load(path.read_text())):
+            referenced |= set(re.findall(r"\bvault_[a-z_]+\b", text))
     # Alertmanager receivers an operator adds to the vault only when they configure them.
     optional = {"vault_file", "vault_password_variables", "vault_pagerduty_key"}
     optional |= {"vault_heartbeat_url"}
@@ -184,7 +200,13 @@ def test_a_published_api_key_is_refused_by_its_name(vault_dir: Path, tmp_path: P
 
 
 def test_site_runs_the_checks_right_after_loading_the_vault() -> None:
-    site = (REPO / "ansible" / "site.yml").read_text()
-    assert site.index("Load the secrets from the vault") < site.index(
+    tasks = [
+        task
+        for play in yaml.safe_load((REPO / "ansible" / "site.yml").read_text())
+        for task in play.get("tasks", [])
+    ]
+    names = [task.get("name") for task in tasks]
+    includes = [task.get("ansible.builtin.include_tasks") for task in tasks]
+    assert names.index("Load the secrets from the vault") < includes.index(
         "tasks/refuse_published_secrets.yml"
     )

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.ansible.test_ansible import ROLES_DIR, ansible_env, load_yaml, run, tool
+from tests.ansible.plays import ROLES_DIR, ansible_env, load_yaml, run, tool
 from tests.infra.artifacts import image_digest, image_tag, is_pinned, unit_image
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.ansible.test_ansible import ANSIBLE_DIR, ROLES_DIR, run, tool
+from tests.ansible.plays import ANSIBLE_DIR, ROLES_DIR, run, tool
 
 ASSERT_TASKS = ANSIBLE_DIR / "tasks" / "assert_supported_system.yml"
 # Their meta/main.yml is edited elsewhere; they join this list once it drops jammy.

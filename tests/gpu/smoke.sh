@@ -89,12 +89,17 @@ else
 fi
 
 echo "== TensorRT-LLM on a tiny local model"
-image="$(sed -n 's/^tensorrt_llm_image: *//p' "$repo/ansible/roles/tensorrt_llm/defaults/main.yml")"
+# The image the role pins, read with a YAML parser ($python's PyYAML, which ragfleet depends on).
+image="$("$python" -c 'import pathlib, sys, yaml
+print(yaml.safe_load(pathlib.Path(sys.argv[1]).read_text())["tensorrt_llm_image"])' \
+  "$repo/ansible/roles/tensorrt_llm/defaults/main.yml" 2> /dev/null)"
 model="${SMOKE_MODEL_DIR:-$HOME/models/smoke}"
 if ! command -v docker > /dev/null; then
   skip "trtllm-serve: no docker on this host"
 elif ! docker info > /dev/null 2>&1; then
   skip "trtllm-serve: docker is installed but its daemon does not answer"
+elif [ -z "$image" ]; then
+  skip "trtllm-serve: $python cannot read tensorrt_llm_image from the role's defaults (no PyYAML)"
 elif ! docker image inspect "$image" > /dev/null 2>&1; then
   skip "trtllm-serve: image $image is not present (no network to pull it)"
 elif [ ! -f "$model/config.json" ]; then

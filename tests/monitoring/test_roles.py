@@ -1,16 +1,15 @@
-"""The prometheus and grafana roles: documented variables, the collection's layout, and what their
-templates render to for an inventory like Terraform's."""
+"""The prometheus and grafana roles: what their templates render to for an inventory like
+Terraform's, what their preflight refuses, and how their tasks validate and restart. The
+conventions every role keeps (layout, variables, task files) are checked in tests/ansible."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
+from tests.ansible.plays import bare_ansible_env
 from tests.monitoring.conftest import (
     ANSIBLE_PLAYBOOK,
     GRAFANA_ROLE,
@@ -23,41 +22,6 @@ from tests.monitoring.conftest import (
     run,
     tool,
 )
-
-ROLES = [PROMETHEUS_ROLE, GRAFANA_ROLE]
-
-
-@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
-def test_every_default_is_documented_in_argument_specs_with_the_same_default(role: Path) -> None:
-    defaults = load_yaml(role / "defaults" / "main.yml")
-    options = load_yaml(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert set(options) == set(defaults)
-    for name, spec in options.items():
-        assert spec["default"] == defaults[name], name
-        assert spec["description"], name
-        assert spec["type"] in {"str", "int", "bool", "list", "dict", "path"}, name
-
-
-@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
-def test_public_variables_carry_the_role_prefix(role: Path) -> None:
-    defaults = load_yaml(role / "defaults" / "main.yml")
-    assert all(name.startswith(f"{role.name}_") for name in defaults)
-    private = role / "vars" / "main.yml"
-    if private.exists():
-        assert all(name.startswith("_") for name in load_yaml(private))
-
-
-@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
-def test_main_only_includes_preflight_install_configure(role: Path) -> None:
-    tasks = load_yaml(role / "tasks" / "main.yml")
-    # A file name, or {file, apply: {tags}} so --tags/--skip-tags reach the included tasks.
-    included = [
-        include["file"] if isinstance(include, dict) else include
-        for include in (task["ansible.builtin.include_tasks"] for task in tasks)
-    ]
-    assert included == ["preflight.yml", "install.yml", "configure.yml"]
-    assert (role / "README.md").is_file()
-    assert load_yaml(role / "meta" / "main.yml")["galaxy_info"]["role_name"] == role.name
 
 
 def test_configuration_is_validated_before_it_replaces_the_live_one() -> None:
@@ -243,7 +207,7 @@ def _preflight(tmp_path: Path, role: Path, **variables: str) -> str:
             *("--start-at-task", start_at),
         ],
         cwd=tmp_path,
-        env=_ansible_env(tmp_path),
+        env=bare_ansible_env(tmp_path),
     )
     return "" if result.returncode == 0 else result.stdout + result.stderr
 
@@ -348,84 +312,3 @@ def test_grafana_install_switch_guards_repository_package_and_service() -> None:
     configure = load_yaml(GRAFANA_ROLE / "tasks" / "configure.yml")
     service = next(t for t in configure if "ansible.builtin.systemd_service" in t)
     assert service["when"] == "grafana_install | bool"
-
-
-def _ansible_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ANSIBLE_ROLES_PATH": str(PROMETHEUS_ROLE.parent),
-        "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    }
-
-
-@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
-def test_every_task_file_passes_ansible_syntax_check(role: Path, tmp_path: Path) -> None:
-    """include_tasks is dynamic, so the play imports each file statically for the check."""
-    files = [*sorted((role / "tasks").glob("*.yml")), role / "handlers" / "main.yml"]
-    play = [
-        {
-            "name": f"Syntax of {role.name}",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "vars_files": [str(role / "defaults" / "main.yml")],
-            "tasks": [{"ansible.builtin.import_tasks": str(path)} for path in files],
-        }
-    ]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    result = run(
-        [ANSIBLE_PLAYBOOK, "--syntax-check", "-i", "localhost,", "play.yml"],
-        cwd=tmp_path,
-        env=_ansible_env(tmp_path),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
-def test_defaults_pass_the_roles_own_argument_specs(role: Path, tmp_path: Path) -> None:
-    """Ansible validates role arguments against meta/argument_specs.yml before the role runs; the
-    defaults must pass, and a wrong type must not."""
-    spec = load_yaml(role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-    # The values as the role sees them: every default templated with the others loaded.
-    names = load_yaml(role / "defaults" / "main.yml")
-    defaults = {name: "{{ " + name + " }}" for name in names}
-    wrong = {name: {"a": "dict"} for name, option in spec.items() if option["type"] == "int"}
-    wrong |= {name: "not a list" for name, option in spec.items() if option["type"] == "list"}
-    tasks = [
-        {
-            "name": "Defaults are valid",
-            "ansible.builtin.validate_argument_spec": {
-                "argument_spec": spec,
-                "provided_arguments": defaults,
-            },
-        },
-        {
-            "name": "Wrong types are not",
-            "ansible.builtin.validate_argument_spec": {
-                "argument_spec": spec,
-                "provided_arguments": {**defaults, **wrong},
-            },
-            "register": "wrong",
-            "ignore_errors": True,
-        },
-        {"name": "Check", "ansible.builtin.assert": {"that": ["wrong is failed"]}},
-    ]
-    play = [
-        {
-            "name": "Specs",
-            "hosts": "localhost",
-            "gather_facts": False,
-            "vars_files": [str(role / "defaults" / "main.yml")],
-            "tasks": tasks,
-        }
-    ]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    result = run(
-        [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", "play.yml"],
-        cwd=tmp_path,
-        env=_ansible_env(tmp_path),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok=3" in result.stdout
