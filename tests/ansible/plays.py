@@ -24,9 +24,19 @@ ROLES = sorted(path.name for path in ROLES_DIR.iterdir() if path.is_dir())
 # Roles that only write files made on the controller: no packages, so no install step or switch,
 # and nothing to restart, so no handlers.
 WRITE_ONLY_ROLES = {"fleet_tls"}
-# Roles the others include for one shared step (apt_signing_key: a vendor's signing key): their
+# Roles the others include for shared steps (apt_signing_key: a vendor's signing key; common: the
+# container unit, the image pull, start then wait, each a tasks_from entry point): their
 # tasks/main.yml is that step, with no preflight, install or configure of its own.
-INCLUDED_ROLES = {"apt_signing_key"}
+INCLUDED_ROLES = {"apt_signing_key", "common"}
+# Roles with no main entry point: each task file is one, included with tasks_from, and its
+# parameters (passed by the including role, never set in an inventory) start with _ROLE_.
+TASKS_FROM_ROLES = {"common"}
+
+
+def entry_points(role: str) -> list[str]:
+    """The entry points meta/argument_specs.yml declares (main, or the tasks_from files)."""
+    spec = yaml.safe_load((ROLES_DIR / role / "meta/argument_specs.yml").read_text())
+    return sorted(spec["argument_specs"])
 
 
 def ansible_env() -> dict[str, str]:
@@ -123,28 +133,47 @@ def generated_vault() -> tuple[Path, Path]:
 
 def group_vars_of(inventory: str, host: str, expression: str) -> Any:
     """Evaluate an expression in a host's variables as site.yml sees them (playbook group_vars,
-    the inventory, a generated vault)."""
+    the inventory's switches read with their defaults, the inventory, a generated vault)."""
     vault, vault_password = generated_vault()
     env = ansible_env()
     env["ANSIBLE_LOAD_CALLBACK_PLUGINS"] = "1"
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    result = run(
-        tool("ansible"),
-        "-i",
-        REPO / "inventories" / inventory / "hosts.yml",
-        host,
-        "--playbook-dir",
-        ANSIBLE_DIR,
-        "-m",
-        "ansible.builtin.debug",
-        "-a",
-        f"msg={{{{ {expression} | to_json }}}}",
-        "-e",
-        f"@{vault}",
-        "--vault-password-file",
-        vault_password,
-        env=env,
-    )
+    env["ANSIBLE_CACHE_PLUGIN"] = "memory"
+    with tempfile.TemporaryDirectory() as scratch:
+        # A probe playbook beside the real group_vars and tasks, one level under a root that
+        # holds hardware_profiles/ as the repository does (ragfleet_repo_dir is playbook_dir/..).
+        root = Path(scratch)
+        (root / "hardware_profiles").symlink_to(REPO / "hardware_profiles")
+        playbooks = root / "ansible"
+        playbooks.mkdir()
+        for shared in ("group_vars", "tasks"):
+            (playbooks / shared).symlink_to(ANSIBLE_DIR / shared)
+        probe = playbooks / "probe.yml"
+        probe.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "hosts": host,
+                        "gather_facts": False,
+                        "tasks": [
+                            {"ansible.builtin.import_tasks": "tasks/inventory_switches.yml"},
+                            {"ansible.builtin.debug": {"msg": f"{{{{ {expression} | to_json }}}}"}},
+                        ],
+                    }
+                ]
+            )
+        )
+        result = run(
+            tool("ansible-playbook"),
+            "-i",
+            REPO / "inventories" / inventory / "hosts.yml",
+            probe,
+            "-e",
+            f"@{vault}",
+            "--vault-password-file",
+            vault_password,
+            env=env,
+        )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(result.stdout)
-    return json.loads(report["plays"][0]["tasks"][0]["hosts"][host]["msg"])
+    return json.loads(report["plays"][0]["tasks"][-1]["hosts"][host]["msg"])

@@ -159,7 +159,7 @@ def test_each_group_mounts_what_must_outlive_the_host(
 def test_the_inventorys_volume_id_reaches_the_role() -> None:
     common = load_yaml(ANSIBLE_DIR / "group_vars" / "all" / "main.yml")
     assert common["data_volume_id"] == "{{ ragfleet_data_volume_id | default('') }}"
-    assert common["data_volume_install"] == "{{ ragfleet_fetch }}"
+    assert common["data_volume_install"] == "{{ ragfleet_install }}"
 
 
 def test_nvme_raid_leaves_the_datastores_ebs_volume_to_this_role() -> None:

@@ -44,13 +44,13 @@ def run_conformance(
     )
 
 
-def gpu_manifest(profile: str, data_path: Path) -> dict[str, object]:
+def gpu_manifest(profile: str, data_dir: Path) -> dict[str, object]:
     return {
         "profile": profile,
-        "has_gpu": True,
+        "gpu": True,
         "install": True,
-        "hardware_checked": True,
-        "data_path": str(data_path),
+        "check_hardware": True,
+        "data_dir": str(data_dir),
         "groups": ["gpu_inference"],
     }
 
@@ -80,14 +80,14 @@ def test_a_profile_within_this_machine_passes_and_says_why_gpu_checks_do_not_app
     honest = yaml.safe_load((PROFILES / "small.yaml").read_text())
     honest["host"] = {"min_cores": 1, "min_ram_gib": 1}
     (profiles / "small.yaml").write_text(yaml.safe_dump(honest))
-    manifest = gpu_manifest("small", tmp_path) | {"has_gpu": False}
+    manifest = gpu_manifest("small", tmp_path) | {"gpu": False}
 
     result = run_conformance(tmp_path, manifest, profiles)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"PASSED {MODULE}::test_cores" in output
     assert f"PASSED {MODULE}::test_ram" in output
-    assert "converged with has_gpu false, no GPU expected" in output
+    assert "converged with gpu false, no GPU expected" in output
     assert "FAILED" not in output
 
 

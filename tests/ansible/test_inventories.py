@@ -50,4 +50,4 @@ def test_local_inventory_runs_everything_on_localhost_without_a_gpu() -> None:
     for group in GROUPS:
         assert listing[group]["hosts"] == ["localhost"]
     assert listing["_meta"]["hostvars"]["localhost"]["ansible_connection"] == "local"
-    assert listing["_meta"]["hostvars"]["localhost"]["ragfleet_has_gpu"] is False
+    assert listing["_meta"]["hostvars"]["localhost"]["ragfleet_gpu"] is False

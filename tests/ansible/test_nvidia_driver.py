@@ -194,7 +194,7 @@ def test_site_installs_the_driver_first_on_gpu_hosts() -> None:
 def test_group_vars_feed_the_install_switch_and_terraforms_instance_type() -> None:
     common = load_yaml(ANSIBLE_DIR / "group_vars" / "all" / "main.yml")
     gpu = load_yaml(ANSIBLE_DIR / "group_vars" / "gpu_inference.yml")
-    assert common["nvidia_driver_install"] == "{{ ragfleet_fetch }}"
+    assert common["nvidia_driver_install"] == "{{ ragfleet_install }}"
     assert gpu["nvidia_driver_instance_type"] == "{{ instance_type | default('') }}"
     assert "instance_type = host.instance_type" in " ".join(TERRAFORM_OUTPUTS.read_text().split())
 

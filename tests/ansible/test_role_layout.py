@@ -8,7 +8,14 @@ import json
 
 import pytest
 
-from tests.ansible.plays import INCLUDED_ROLES, ROLES, ROLES_DIR, WRITE_ONLY_ROLES, load_yaml
+from tests.ansible.plays import (
+    INCLUDED_ROLES,
+    ROLES,
+    ROLES_DIR,
+    WRITE_ONLY_ROLES,
+    entry_points,
+    load_yaml,
+)
 
 # Roles that include their own steps (all but those included by others for one shared step).
 STEPPED_ROLES = [role for role in ROLES if role not in INCLUDED_ROLES]
@@ -30,9 +37,9 @@ def test_role_has_the_standard_layout(role: str) -> None:
         "defaults/main.yml",
         "meta/main.yml",
         "meta/argument_specs.yml",
-        "tasks/main.yml",
         "README.md",
     ]
+    parts += [f"tasks/{entry}.yml" for entry in entry_points(role)]
     if role not in INCLUDED_ROLES:
         parts += [f"tasks/{step}" for step in steps(role)]
     if role in WRITE_ONLY_ROLES:

@@ -15,6 +15,7 @@ from tests.ansible.plays import (
     ANSIBLE_DIR,
     ROLES,
     ROLES_DIR,
+    TASKS_FROM_ROLES,
     bare_ansible_env,
     load_yaml,
     run,
@@ -28,8 +29,17 @@ README_WITHOUT_VARIABLES = {"prometheus", "grafana"}
 
 
 def argument_options(role: str) -> dict[str, dict[str, Any]]:
+    """The options of every entry point (main, or each tasks_from file of the common role)."""
     spec = load_yaml(ROLES_DIR / role / "meta/argument_specs.yml")
-    return spec["argument_specs"]["main"]["options"]
+    return {
+        name: option
+        for entry in spec["argument_specs"].values()
+        for name, option in entry["options"].items()
+    }
+
+
+def variable_prefix(role: str) -> str:
+    return f"_{role}_" if role in TASKS_FROM_ROLES else f"{role}_"
 
 
 def role_defaults(role: str) -> dict[str, Any]:
@@ -59,6 +69,8 @@ def test_every_variable_without_a_default_is_a_secret_from_the_vault(role: str) 
     other variable missing from defaults/main.yml would stop the role on an undefined name."""
     options = argument_options(role)
     for name in sorted(set(options) - set(role_defaults(role))):
+        if role in TASKS_FROM_ROLES and options[name].get("required") is True:
+            continue  # the including role passes it with every include
         assert options[name].get("no_log") is True, f"{role}: {name} has no default"
         assert name in variables_from_the_vault(), (
             f"{role}: {name} has no default and site.yml's group_vars do not take it from the vault"
@@ -68,7 +80,7 @@ def test_every_variable_without_a_default_is_a_secret_from_the_vault(role: str) 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_public_variable_is_prefixed_typed_and_described(role: str) -> None:
     for name, option in argument_options(role).items():
-        assert name.startswith(f"{role}_"), f"{role}: {name} lacks the role prefix"
+        assert name.startswith(variable_prefix(role)), f"{role}: {name} lacks the role prefix"
         assert option.get("type") in ARGUMENT_TYPES, f"{role}: {name} has no known type"
         assert len(option.get("description", "")) > 10, f"{role}: {name} has no description"
         if "choices" in option and "default" in option:
@@ -127,6 +139,21 @@ def test_role_readme_documents_every_variable(role: str) -> None:
     assert "## Example" in readme
 
 
+def sample(option: dict[str, Any]) -> Any:
+    """A valid value for an option with no default: a secret from the vault, or (for a
+    tasks_from entry point) what an including role passes, built from its type."""
+    kind = option.get("type", "str")
+    if kind == "dict":
+        return {
+            name: sample(sub)
+            for name, sub in option.get("options", {}).items()
+            if sub.get("required") is True
+        }
+    return {"list": ["a value"], "int": 1, "float": 1.0, "bool": True}.get(
+        kind, "a value from the vault"
+    )
+
+
 # A value of the wrong type for each argument-spec type that Ansible does not convert to it.
 WRONG_VALUES: dict[str, Any] = {
     "int": {"a": "dict"},
@@ -146,7 +173,7 @@ def test_defaults_pass_the_roles_own_argument_specs(role: str, tmp_path: Path) -
     # The values as the role sees them: every default templated with the others, the role's own
     # vars and the host's facts loaded; a secret that only the vault gives, a placeholder.
     provided = {name: "{{ " + name + " }}" for name in role_defaults(role)}
-    provided |= {name: "a value from the vault" for name in spec if name not in provided}
+    provided |= {name: sample(option) for name, option in spec.items() if name not in provided}
     wrong = {
         name: WRONG_VALUES[option["type"]]
         for name, option in spec.items()

@@ -7,18 +7,74 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.ansible.plays import ROLES_DIR, load_yaml
 
 # Boot-time units that build block devices before local filesystems mount: root by necessity
 # (mdadm, mkfs), checked in test_nvme_boot.py.
 ROOT_BOOT_UNITS = {"ragfleet-nvme-data.service"}
+
+
+def container_unit_names() -> set[str]:
+    """Units the common role writes from the container descriptions in the roles' vars/main.yml."""
+    names = set()
+    for path in ROLES_DIR.glob("*/vars/main.yml"):
+        for key, value in (yaml.safe_load(path.read_text()) or {}).items():
+            if key.endswith("_container") and isinstance(value, dict):
+                names.add(f"{value['name']}.service")
+            elif key.endswith("_containers"):
+                names.update(f"{item['name']}.service" for item in value)
+    return names
+
+
 # Units the roles write themselves (Redis and HAProxy use the packages' hardened units).
 UNIT_TEMPLATES = sorted(
-    p.name.removesuffix(".j2")
-    for p in ROLES_DIR.glob("*/templates/*.service.j2")
-    if p.name.removesuffix(".j2") not in ROOT_BOOT_UNITS
+    {
+        p.name.removesuffix(".j2")
+        for p in ROLES_DIR.glob("*/templates/*.service.j2")
+        if p.name.removesuffix(".j2") not in ROOT_BOOT_UNITS and p.parts[-3] != "common"
+    }
+    | container_unit_names()
 )
+
+
+def test_the_common_start_runs_pending_restarts_before_starting() -> None:
+    """A start followed at once by the handler's restart leaves a half-created container whose
+    name the restarted unit collides with: the pending restart must run first and alone."""
+    tasks = load_yaml(ROLES_DIR / "common" / "tasks" / "start.yml")
+    flush = next(
+        i for i, task in enumerate(tasks) if task.get("ansible.builtin.meta") == "flush_handlers"
+    )
+    start = next(
+        i
+        for i, task in enumerate(tasks)
+        if task.get("ansible.builtin.systemd_service", {}).get("state") == "started"
+    )
+    assert flush < start
+
+
+# Units started before anything that could be pending for them: Docker (before its containers),
+# boot-time units of the driver, the toolkit and the NVMe array.
+STARTED_OUTSIDE_COMMON = {
+    "container_runtime",
+    "nvidia_container_toolkit",
+    "nvidia_driver",
+    "nvme_raid",
+}
+
+
+@pytest.mark.parametrize(
+    "role",
+    sorted(p.name for p in ROLES_DIR.iterdir() if (p / "tasks").is_dir() and p.name != "common"),
+)
+def test_server_roles_start_through_the_common_start(role: str) -> None:
+    """One way to start a server and wait for it: the common role's start.yml."""
+    text = "\n".join(p.read_text() for p in (ROLES_DIR / role / "tasks").glob("*.yml"))
+    starts_directly = re.search(r"^\s+state: started$", text, re.MULTILINE) is not None
+    assert starts_directly == (role in STARTED_OUTSIDE_COMMON), (
+        f"{role}: start servers with tasks_from: start.yml of the common role"
+    )
 
 
 def test_every_unit_template_is_rendered_by_the_render_playbook(rendered: Path) -> None:

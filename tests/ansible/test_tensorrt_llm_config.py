@@ -1,12 +1,11 @@
-"""The TensorRT-LLM unit takes the large profile's options and publishes on loopback only; its
-restart runs before the unit starts."""
+"""The TensorRT-LLM unit takes the large profile's options and publishes on loopback only."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from tests.ansible.plays import ROLES_DIR, load_yaml
+from tests.ansible.plays import load_yaml
 
 
 def test_tensorrt_llm_unit_takes_the_large_profile_and_publishes_privately(rendered: Path) -> None:
@@ -26,18 +25,3 @@ def test_tensorrt_llm_unit_takes_the_large_profile_and_publishes_privately(rende
     assert "nvcr.io/nvidia/tensorrt-llm/release:" in unit
     assert options["quant_config"]["quant_algo"] == "W8A16"
     assert options["kv_cache_config"]["free_gpu_memory_fraction"] == 0.9
-
-
-def test_tensorrt_llm_flushes_its_restart_before_starting_the_unit() -> None:
-    """A start followed at once by the handler's restart leaves a half-created container whose
-    name the restarted unit collides with: the pending restart must run first and alone."""
-    tasks = load_yaml(ROLES_DIR / "tensorrt_llm" / "tasks" / "configure.yml")
-    flush = next(
-        i for i, task in enumerate(tasks) if task.get("ansible.builtin.meta") == "flush_handlers"
-    )
-    start = next(
-        i
-        for i, task in enumerate(tasks)
-        if task.get("ansible.builtin.systemd_service", {}).get("state") == "started"
-    )
-    assert flush < start

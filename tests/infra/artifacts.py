@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 ROLES_DIR = REPO / "ansible" / "roles"
 
-# Written by site.yml's first play: the profile, has_gpu, install, hardware_checked, data_path and
+# Written by site.yml's first play: the profile, gpu, install, check_hardware, data_dir and
 # the host's groups. RAGFLEET_HARDWARE_MANIFEST names another file on the host (tests use it).
 MANIFEST = "/var/lib/ragfleet/hardware-profile.json"
 MANIFEST_ENV = "RAGFLEET_HARDWARE_MANIFEST"
@@ -168,7 +168,7 @@ def unit_image(host: Any, argv: list[str], pinned: str) -> str:
 def runs_trtllm_serve(manifest: dict[str, Any]) -> bool:
     """A GPU inference host the roles installed: its service generates through trtllm-serve."""
     gpu_inference = "gpu_inference" in manifest["groups"]
-    return bool(manifest["has_gpu"] and manifest["install"] and gpu_inference)
+    return bool(manifest["gpu"] and manifest["install"] and gpu_inference)
 
 
 def trtllm_completions_since(host: Any, since: str) -> int:

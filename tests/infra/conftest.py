@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="module")
 def manifest(host) -> dict[str, Any]:
-    """What site.yml recorded on the host: profile, has_gpu, install, data_path, groups."""
+    """What site.yml recorded on the host: profile, gpu, install, data_dir, groups."""
     return read_manifest(host)
 
 
@@ -64,8 +64,8 @@ def hardware_profile(manifest: dict[str, Any]) -> Profile:
 
 @pytest.fixture(scope="module")
 def gpu_host(manifest: dict[str, Any]) -> bool:
-    """A gpu_inference host converged with ragfleet_has_gpu: its GPU roles ran."""
-    return bool(manifest["has_gpu"]) and "gpu_inference" in manifest["groups"]
+    """A gpu_inference host converged with ragfleet_gpu: its GPU roles ran."""
+    return bool(manifest["gpu"]) and "gpu_inference" in manifest["groups"]
 
 
 @pytest.fixture(scope="module")

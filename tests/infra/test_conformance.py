@@ -4,8 +4,8 @@ capability through nvidia-smi), cores, RAM, the NVMe RAID 0 array and the data p
 The profile comes from /var/lib/ragfleet/hardware-profile.json, which site.yml writes on every host,
 and is loaded from hardware_profiles/ on the controller ($RAGFLEET_HARDWARE_PROFILES names another
 directory). Which checks apply is decided by the manifest and the profile, never by what the host
-happens to have: on a gpu_inference host converged with has_gpu, a missing nvidia-smi, GPU or
-array FAILS with what the profile expects. Checks that do not apply (a host without has_gpu, a
+happens to have: on a gpu_inference host converged with gpu, a missing nvidia-smi, GPU or
+array FAILS with what the profile expects. Checks that do not apply (a host without gpu, a
 datastore host, a profile without RAID) are skipped with the reason, visible in `-rs`.
 
 Run it on real hosts (docs/testing.md); Molecule containers deselect the marker.
@@ -38,8 +38,8 @@ def raid_expectation(profile: Profile) -> str:
 def _require_gpu_host(manifest, why):
     if "gpu_inference" not in manifest["groups"]:
         pytest.skip(f"{manifest_path()}: not a gpu_inference host, {why}")
-    if not manifest["has_gpu"]:
-        pytest.skip(f"{manifest_path()}: converged with has_gpu false, {why}")
+    if not manifest["gpu"]:
+        pytest.skip(f"{manifest_path()}: converged with gpu false, {why}")
 
 
 def _require_inference_host(manifest):
@@ -151,7 +151,7 @@ def test_data_path_is_mounted_from_the_nvme_devices(host, manifest, hardware_pro
     nvme = hardware_profile.nvme
     if nvme.min_devices == 0:
         pytest.skip(f"profile {hardware_profile.name} asks for no NVMe device")
-    path = manifest["data_path"]
+    path = manifest["data_dir"]
     expected = (
         raid_expectation(hardware_profile)
         if nvme.raid_level == "raid0"

@@ -52,7 +52,7 @@ def test_daemon_rotates_container_logs(daemon):
 
 
 def test_daemon_keeps_images_on_the_data_path(daemon, manifest):
-    assert daemon["data-root"] == f"{manifest['data_path']}/docker"
+    assert daemon["data-root"] == f"{manifest['data_dir']}/docker"
 
 
 def test_gpu_hosts_register_the_nvidia_runtime_without_making_it_the_default(daemon, gpu_host):

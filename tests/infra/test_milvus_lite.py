@@ -47,7 +47,7 @@ def test_listens_on_the_private_address_only(host, manifest):
 
 
 def test_data_is_private_to_milvus(host, manifest):
-    data = host.file(f"{manifest['data_path']}/milvus/lite")
+    data = host.file(f"{manifest['data_dir']}/milvus/lite")
     assert data.is_directory
     assert (data.user, data.group, data.mode) == ("milvus", "milvus", 0o750)
 

@@ -90,7 +90,7 @@ def test_etcd_and_minio_run_as_the_milvus_user(host, name):
 
 def test_data_lives_on_the_data_path_owned_by_milvus(host, manifest):
     for sub in ("", "/etcd", "/minio", "/milvus"):
-        d = host.file(f"{manifest['data_path']}/milvus{sub}")
+        d = host.file(f"{manifest['data_dir']}/milvus{sub}")
         assert d.is_directory, f"{d.path} is missing"
         assert (d.user, d.group, d.mode) == ("milvus", "milvus", 0o750)
 

@@ -28,13 +28,13 @@ def _fstab_entries(host, path):
 
 
 def test_data_path_is_a_root_owned_directory(host, manifest):
-    d = host.file(manifest["data_path"])
+    d = host.file(manifest["data_dir"])
     assert d.is_directory
     assert (d.user, d.group, d.mode) == ("root", "root", 0o755)
 
 
 def test_mounted_by_label_after_the_boot_unit_or_left_a_plain_directory(host, manifest):
-    path = manifest["data_path"]
+    path = manifest["data_dir"]
     entries = _fstab_entries(host, path)
     mounted = host.run(f"findmnt --mountpoint {path} --noheadings --output LABEL,FSTYPE")
     unit = host.file(f"/etc/systemd/system/{UNIT}")
@@ -54,7 +54,7 @@ def test_mounted_by_label_after_the_boot_unit_or_left_a_plain_directory(host, ma
 
 
 def test_units_require_the_mount_exactly_where_it_exists(host, manifest):
-    path = manifest["data_path"]
+    path = manifest["data_dir"]
     dropins = host.run(f"find /etc/systemd/system -name {DROPIN}").stdout.split()
     if not _fstab_entries(host, path):
         assert dropins == [], f"drop-ins without a data filesystem: {dropins}"

@@ -145,7 +145,7 @@ def test_configuration_is_mounted_read_only(argv):
 
 def test_cache_lives_on_the_data_path(argv, host, manifest):
     volumes = option_values(argv, "--volume")
-    cache = f"{manifest['data_path']}/trtllm"
+    cache = f"{manifest['data_dir']}/trtllm"
     assert f"{cache}:/cache" in volumes
     d = host.file(cache)
     assert d.is_directory
@@ -211,7 +211,7 @@ def test_a_restart_loads_the_built_engine_instead_of_building_it(host, manifest,
     assert options["enable_build_cache"] is True
     if not manifest["install"]:
         return
-    engines = f"{manifest['data_path']}/trtllm/engines"
+    engines = f"{manifest['data_dir']}/trtllm/engines"
     listing = "stat -c '%n %Y' {0}/engine-*/metadata.json"
     before = host.check_output(listing.format(engines))
     assert before, f"no engine was built into {engines}"

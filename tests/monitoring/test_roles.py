@@ -164,9 +164,11 @@ def test_units_join_the_tls_group_and_external_urls_say_https(rendered: Rendered
     tls = tasks["Let Prometheus and Alertmanager read the TLS key"]
     assert tls["ansible.builtin.template"]["dest"].endswith("/ragfleet-tls.conf")
     assert tls["notify"] == "Restart {{ item }}"
-    probe = tasks["Wait for Prometheus and Alertmanager to be ready"]["ansible.builtin.uri"]
-    assert probe["url"].startswith("{{ _prometheus_scheme }}://")
-    assert "prometheus_tls_ca_file" in probe["ca_path"]
+    probe = tasks["Start Prometheus and Alertmanager and wait until they are ready"]["vars"]
+    assert all(
+        url.startswith("{{ _prometheus_scheme }}://") for url in probe["_common_start_ready_urls"]
+    )
+    assert probe["_common_start_ready_ca_file"] == "{{ prometheus_tls_ca_file }}"
 
 
 # Each role's preflight from its first check that needs no facts on (the platform checks need
@@ -310,5 +312,6 @@ def test_grafana_install_switch_guards_repository_package_and_service() -> None:
     source = (GRAFANA_ROLE / "templates" / "grafana.sources.j2").read_text()
     assert "Signed-By: {{ grafana_apt_keyring }}" in source
     configure = load_yaml(GRAFANA_ROLE / "tasks" / "configure.yml")
-    service = next(t for t in configure if "ansible.builtin.systemd_service" in t)
+    service = next(t for t in configure if "ansible.builtin.include_role" in t)
+    assert service["ansible.builtin.include_role"]["tasks_from"] == "start.yml"
     assert service["when"] == "grafana_install | bool"
