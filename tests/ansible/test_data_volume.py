@@ -29,13 +29,16 @@ def _play(tmp_path: Path, tasks: list[dict[str, Any]], **variables: Any) -> dict
     return report
 
 
-def _preflight_passes(tmp_path: Path, **variables: Any) -> bool:
+def _preflight(tmp_path: Path, **variables: Any) -> str:
+    """'' when the preflight passes, else the message of the assert that failed."""
     include = {"ansible.builtin.include_role": {"name": "data_volume", "tasks_from": "preflight"}}
     report = _play(tmp_path, [include], **variables)
     if report["rc"] == 0:
-        return True
-    assert "the mount options leave out nofail" in json.dumps(report), report
-    return False
+        return ""
+    results = [r for t in report["plays"][0]["tasks"] for r in t["hosts"].values()]
+    failed = [r["msg"] for r in results if r.get("failed")]
+    assert failed, report
+    return str(failed[0])
 
 
 def _render(tmp_path: Path, expression: str, **variables: Any) -> Any:
@@ -56,21 +59,31 @@ def test_the_volume_is_found_by_its_nitro_nvme_link(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("volume", ["", VOLUME, "vol-0abc1234"])
 def test_preflight_accepts_a_volume_id_or_none(tmp_path: Path, volume: str) -> None:
-    assert _preflight_passes(tmp_path, data_volume_id=volume)
+    assert _preflight(tmp_path, data_volume_id=volume) == ""
 
 
 @pytest.mark.parametrize(
-    "variables",
+    ("variables", "message"),
     [
-        {"data_volume_id": "/dev/nvme1n1"},
-        {"data_volume_id": VOLUME, "data_volume_mount_options": "defaults,nofail"},
-        {"data_volume_id": VOLUME, "data_volume_mount_path": "/"},
+        (
+            {"data_volume_id": "/dev/nvme1n1"},
+            "data_volume_id must be an EBS volume ID (vol- and 8 to 17 hex digits), or empty on a "
+            "host without a volume; got '/dev/nvme1n1'.",
+        ),
+        (
+            {"data_volume_id": VOLUME, "data_volume_mount_options": "defaults,nofail"},
+            "data_volume_mount_options must leave out nofail",
+        ),
+        (
+            {"data_volume_id": VOLUME, "data_volume_mount_path": "/"},
+            "data_volume_mount_path must be an absolute path of its own",
+        ),
     ],
 )
 def test_preflight_refuses_a_device_name_nofail_or_a_system_path(
-    tmp_path: Path, variables: dict[str, Any]
+    tmp_path: Path, variables: dict[str, Any], message: str
 ) -> None:
-    assert not _preflight_passes(tmp_path, **variables)
+    assert message in _preflight(tmp_path, **variables)
 
 
 def _configure() -> list[dict[str, Any]]:

@@ -112,8 +112,9 @@ def test_the_unit_runs_before_the_mount_is_made() -> None:
 
 
 def test_preflight_refuses_nofail() -> None:
-    that = load_yaml(ROLE / "tasks" / "preflight.yml")[0]["ansible.builtin.assert"]["that"]
-    assert "'nofail' not in nvme_raid_mount_options.split(',')" in that
+    tasks = {t["name"]: t for t in load_yaml(ROLE / "tasks" / "preflight.yml")}
+    that = tasks["Assert the mount options leave out nofail"]["ansible.builtin.assert"]["that"]
+    assert that == ["'nofail' not in nvme_raid_mount_options.split(',')"]
 
 
 def test_the_array_is_recorded_by_name_so_a_recreated_array_still_matches() -> None:

@@ -175,7 +175,7 @@ def test_units_join_the_tls_group_and_external_urls_say_https(rendered: Rendered
 # systemd as PID 1), with the vault's values.
 PREFLIGHT = {
     "prometheus": (
-        "Assert listen addresses are host:port",
+        "Assert the listen addresses are ADDRESS:PORT",
         {
             "prometheus_basic_auth_password": MONITORING_PASSWORD,
             "prometheus_basic_auth_password_bcrypt": "$2b$04$" + "a" * 53,
@@ -228,10 +228,14 @@ def test_prometheus_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path)
     }
     tls = {f"prometheus_tls_{name}": path for name, path in TLS.items()}
     role = PROMETHEUS_ROLE
-    assert "would serve the basic-auth password in clear" in _preflight(tmp_path, role, **private)
+    refused = _preflight(tmp_path, role, **private)
+    assert "prometheus_web_listen_address 10.20.3.31:9090 would serve the basic-auth" in refused
+    assert "password in clear" in refused
     assert _preflight(tmp_path, role, **private, **tls) == ""
     without_ca = {**tls, "prometheus_tls_ca_file": ""}
-    assert "in clear" in _preflight(tmp_path, role, **private, **without_ca)
+    refused = _preflight(tmp_path, role, **private, **without_ca)
+    assert "prometheus_tls_ca_file must be given together" in refused
+    assert "CA ''" in refused
     assert _preflight(tmp_path, role) == ""  # loopback, as the role's defaults listen
 
 
@@ -239,10 +243,13 @@ def test_grafana_preflight_refuses_plain_http_beyond_loopback(tmp_path: Path) ->
     private = {"grafana_http_addr": "10.20.3.31"}
     tls = {f"grafana_tls_{name}": path for name, path in TLS.items()}
     role = GRAFANA_ROLE
-    assert "would take logins in clear" in _preflight(tmp_path, role, **private)
+    refused = _preflight(tmp_path, role, **private)
+    assert "Grafana on 10.20.3.31 (grafana_http_addr) would take logins in clear" in refused
     assert _preflight(tmp_path, role, **private, **tls) == ""
     without_key = {**tls, "grafana_tls_key_file": ""}
-    assert "in clear" in _preflight(tmp_path, role, **private, **without_key)
+    refused = _preflight(tmp_path, role, **private, **without_key)
+    assert "grafana_tls_cert_file and grafana_tls_key_file must be given together" in refused
+    assert "key ''" in refused
     assert _preflight(tmp_path, role) == ""
 
 
