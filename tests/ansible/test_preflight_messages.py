@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from jinja2 import Environment, nodes
 
-from tests.ansible.test_ansible import ROLES_DIR, load_yaml, run_local_play
+from tests.ansible.plays import ROLES_DIR, load_yaml, run_local_play
 
 PREFLIGHTS = sorted(ROLES_DIR.glob("*/tasks/preflight.yml"))
 # Variables that hold a secret: passwords (and their hashes), keys' PEM, tokens, API key digests.
