@@ -24,8 +24,6 @@ from tests.ansible.plays import (
 
 # The argument-spec types the roles use (Ansible's names for them).
 ARGUMENT_TYPES = {"str", "int", "float", "bool", "list", "dict", "path"}
-# Roles whose README leaves the variables to meta/argument_specs.yml and has no example yet.
-README_WITHOUT_VARIABLES = {"prometheus", "grafana"}
 
 
 def argument_options(role: str) -> dict[str, dict[str, Any]]:
@@ -120,17 +118,7 @@ def test_argument_spec_defaults_match_the_role_defaults(role: str) -> None:
 
 @pytest.mark.parametrize(
     "role",
-    [
-        pytest.param(
-            role,
-            marks=pytest.mark.xfail(
-                strict=True, reason=f"{role}/README.md leaves its variables to argument_specs"
-            ),
-        )
-        if role in README_WITHOUT_VARIABLES
-        else role
-        for role in ROLES
-    ],
+    ROLES,
 )
 def test_role_readme_documents_every_variable(role: str) -> None:
     readme = (ROLES_DIR / role / "README.md").read_text()
