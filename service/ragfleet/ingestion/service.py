@@ -1,8 +1,10 @@
 """Ingestion: chunk, embed and store documents; bump the corpus version on every change.
 
-Re-ingesting a document id replaces its chunks. A document whose content, source, metadata and
-chunking settings are unchanged is skipped, so running ``ragfleet ingest`` twice is cheap and
-leaves the corpus version (and so the answer cache) alone.
+Re-ingesting a document id replaces its chunks: the new version is written before the old one is
+removed, under the document's lock (:mod:`ragfleet.ingestion.locks`), so the document stays
+searchable throughout and concurrent writers of one id take turns. A document whose content,
+source, metadata and chunking settings are unchanged is skipped, so running ``ragfleet ingest``
+twice is cheap and leaves the corpus version (and so the answer cache) alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ragfleet.adapters.embedder import Embedder
 from ragfleet.adapters.vector_store import ChunkRecord, VectorStore
 from ragfleet.errors import DocumentError
 from ragfleet.ingestion.chunking import chunk_text
+from ragfleet.ingestion.locks import DocumentLocks, LocalDocumentLocks
 
 
 class DocumentInput(Protocol):
@@ -78,12 +81,14 @@ class IngestionService:
         chunk_size: int,
         chunk_overlap: int,
         on_change: Callable[[int], Awaitable[None]] | None = None,
+        locks: DocumentLocks | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._chunk_size = chunk_size
         self._chunk_overlap = chunk_overlap
         self._on_change = on_change
+        self._locks = locks if locks is not None else LocalDocumentLocks()
 
     async def _changed(self) -> int:
         """Move the corpus version forward and tell whoever listens (the cache, metrics)."""
@@ -150,11 +155,14 @@ class IngestionService:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        await self._store.replace_document(document.id, records)
+        async with self._locks.hold(document.id):
+            await self._store.replace_document(document.id, records)
         return len(records)
 
     async def delete(self, doc_id: str) -> int | None:
         """Remove a document; returns the new corpus version, or None if it was not stored."""
-        if not await self._store.delete_document(doc_id):
+        async with self._locks.hold(doc_id):
+            deleted = await self._store.delete_document(doc_id)
+        if not deleted:
             return None
         return await self._changed()
