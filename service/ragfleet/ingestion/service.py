@@ -50,6 +50,12 @@ class IngestReport:
 _TYPED_METADATA: dict[str, tuple[type, int]] = {"category": (str, 128), "lang": (str, 16)}
 
 
+def metadata_size(metadata: Mapping[str, Any]) -> int:
+    """Bytes of ``metadata`` as compact UTF-8 JSON, the form it is stored in with each chunk."""
+    encoded = json.dumps(dict(metadata), default=str, ensure_ascii=False, separators=(",", ":"))
+    return len(encoded.encode("utf-8"))
+
+
 def typed_attributes(doc_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Pull the filterable attributes out of ``metadata``, checking their types."""
     attributes: dict[str, Any] = {"category": "", "lang": "", "year": 0}
@@ -80,6 +86,7 @@ class IngestionService:
         *,
         chunk_size: int,
         chunk_overlap: int,
+        metadata_max_bytes: int,
         on_change: Callable[[int], Awaitable[None]] | None = None,
         locks: DocumentLocks | None = None,
     ) -> None:
@@ -87,6 +94,7 @@ class IngestionService:
         self._embedder = embedder
         self._chunk_size = chunk_size
         self._chunk_overlap = chunk_overlap
+        self._metadata_max_bytes = metadata_max_bytes
         self._on_change = on_change
         self._locks = locks if locks is not None else LocalDocumentLocks()
 
@@ -119,7 +127,7 @@ class IngestionService:
             if document.id in seen:
                 raise DocumentError(f"document id {document.id!r} appears twice in one request")
             seen.add(document.id)
-            typed_attributes(document.id, document.metadata)
+            self._check_metadata(document)
         ingested = unchanged = chunk_count = 0
         for document in documents:
             stored = await self._store_document(document)
@@ -130,6 +138,16 @@ class IngestionService:
                 chunk_count += stored
         version = await self._changed() if ingested else await self._store.corpus_version()
         return IngestReport(ingested, unchanged, chunk_count, version)
+
+    def _check_metadata(self, document: DocumentInput) -> None:
+        """Refuse metadata that is too large or whose filterable attributes have the wrong type."""
+        size = metadata_size(document.metadata)
+        if size > self._metadata_max_bytes:
+            raise DocumentError(
+                f"document {document.id!r}: metadata is {size} bytes as JSON, over the limit of"
+                f" {self._metadata_max_bytes} bytes (RAGFLEET_METADATA_MAX_BYTES)"
+            )
+        typed_attributes(document.id, document.metadata)
 
     async def _store_document(self, document: DocumentInput) -> int | None:
         fingerprint = self.fingerprint(document)

@@ -191,6 +191,7 @@ def _ingestion(
         embedder,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
+        metadata_max_bytes=settings.metadata_max_bytes,
         on_change=on_change,
         locks=locks,
     )
