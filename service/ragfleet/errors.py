@@ -47,6 +47,13 @@ class VectorStoreUnavailableError(DependencyUnavailableError):
     dependency = "vector store"
 
 
+class DocumentLockUnavailableError(DependencyUnavailableError):
+    """Another writer of the same document held its lock for longer than a write takes."""
+
+    kind = "document_lock_unavailable"
+    dependency = "document lock"
+
+
 class LLMUnavailableError(DependencyUnavailableError):
     """The generation server is down, refused, or answered with a server error."""
 

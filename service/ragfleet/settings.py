@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, get_type_hints
 
 ENV_PREFIX = "RAGFLEET_"
+MILVUS_JSON_MAX_BYTES = 65536
 
 
 class SettingsError(ValueError):
@@ -62,6 +63,9 @@ class StoreSettings:
     milvus_timeout_s: float = 10.0
     chunk_size: int = 800
     chunk_overlap: int = 120
+    # A document's metadata is stored with each of its chunks; Milvus refuses a JSON value over
+    # 65,536 bytes, and most of that would be copied into every chunk.
+    metadata_max_bytes: int = 8192
     search_timeout_s: float = 10.0
 
     @property
@@ -82,6 +86,11 @@ class StoreSettings:
             "RAGFLEET_CHUNK_OVERLAP must be >= 0 and less than half of RAGFLEET_CHUNK_SIZE",
         )
         _require(self.search_timeout_s > 0, "RAGFLEET_SEARCH_TIMEOUT_S must be > 0")
+        _require(
+            2 <= self.metadata_max_bytes <= MILVUS_JSON_MAX_BYTES,
+            f"RAGFLEET_METADATA_MAX_BYTES must be between 2 (an empty object) and"
+            f" {MILVUS_JSON_MAX_BYTES} (Milvus's limit on a JSON field)",
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
+from ragfleet.adapters.milvus_lite_server import MilvusLiteServer
 from ragfleet.app import create_app
 from ragfleet.ingestion.loaders import iter_files, load_file
 from ragfleet.settings import ModelSettings, Settings, StoreSettings
@@ -80,6 +81,16 @@ async def corpus_client(
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh redis-server for one test, killed at the end even if the test fails."""
     server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def milvus_server(tmp_path: Path) -> Iterator[MilvusLiteServer]:
+    """A Milvus Lite server on loopback, as ``ragfleet serve --workers N`` starts for its workers;
+    stopped at the end even if the test fails."""
+    server = MilvusLiteServer(tmp_path / "shared-milvus.db")
     server.start()
     yield server
     server.stop()

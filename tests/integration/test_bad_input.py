@@ -88,6 +88,16 @@ async def test_an_oversized_body_is_a_413(corpus_client: AsyncTestClient[Any]) -
         pytest.param(
             [{"id": "a", "text": "t"}, {"id": "a", "text": "u"}], "appears twice", id="duplicate"
         ),
+        pytest.param(
+            [{"id": "a", "text": "t"}, {"id": "b", "text": "t", "metadata": {"notes": "x" * 9000}}],
+            "document 'b': metadata is 9012 bytes as JSON, over the limit of 8192 bytes",
+            id="metadata size",
+        ),
+        pytest.param(
+            [{"id": "a", "text": "t", "metadata": {"t": "\u00e9" * 4100}}],
+            "metadata is 8208 bytes as JSON",  # UTF-8 bytes, not characters
+            id="metadata bytes",
+        ),
     ],
 )
 async def test_bad_documents_are_rejected_before_anything_is_stored(

@@ -105,6 +105,22 @@ def test_ingest_reports_files_and_is_idempotent(env: dict[str, str]) -> None:
     assert "0 ingested (0 chunks), 1 unchanged" in second.stderr
 
 
+def test_ingest_refuses_a_file_whose_metadata_is_too_large(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    page = tmp_path / "long-title.html"
+    page.write_text(f"<html><title>{'A very long title. ' * 20}</title><p>Body.</p></html>")
+    result = subprocess.run(
+        [RAGFLEET, "ingest", str(page), "--root", str(tmp_path), "--quiet"],
+        env={**env, "RAGFLEET_METADATA_MAX_BYTES": "256"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "document 'long-title.html': metadata is 409 bytes as JSON" in result.stderr
+    assert "over the limit of 256 bytes (RAGFLEET_METADATA_MAX_BYTES)" in result.stderr
+
+
 def test_ingest_names_a_missing_path(env: dict[str, str]) -> None:
     result = subprocess.run(
         [RAGFLEET, "ingest", "no/such/dir"], env=env, cwd=REPO, capture_output=True, text=True

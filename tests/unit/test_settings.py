@@ -51,6 +51,12 @@ def test_overlap_must_be_less_than_half_the_chunk_size() -> None:
         Settings.from_env({"RAGFLEET_CHUNK_SIZE": "200", "RAGFLEET_CHUNK_OVERLAP": "150"})
 
 
+@pytest.mark.parametrize("value", ["1", "65537"])
+def test_the_metadata_limit_stays_within_what_milvus_stores(value: str) -> None:
+    with pytest.raises(SettingsError, match="RAGFLEET_METADATA_MAX_BYTES must be between 2"):
+        Settings.from_env({"RAGFLEET_METADATA_MAX_BYTES": value})
+
+
 def test_llm_base_url_must_be_http() -> None:
     with pytest.raises(SettingsError, match="RAGFLEET_LLM_BASE_URL"):
         Settings.from_env({"RAGFLEET_LLM_BASE_URL": "trtllm:8001"})

@@ -6,6 +6,12 @@ Milvus Lite is not safe for concurrent use from threads, so calls to it are seri
 
 A second, tiny collection holds the corpus version, so every worker and host sharing a Milvus sees
 the same number.
+
+Each chunk carries its document's generation: the content hash (ingestion's fingerprint) of the
+version it was cut from. Replacing a document writes the new generation before removing the old
+ones, so at every moment Milvus holds a complete acknowledged version; a search that meets two
+generations of one document (a replacement under way, or one that failed half-way) keeps the hits
+of one of them.
 """
 
 from __future__ import annotations
@@ -69,6 +75,16 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def chunk_key(doc_id: str, content_hash: str, chunk_index: int) -> str:
+    """The primary key of one chunk of one generation of a document.
+
+    Deterministic, so writing a generation again (a client retrying after a gateway timeout, two
+    workers racing) overwrites the same rows instead of adding copies; distinct per generation, so
+    a new version never overwrites the chunks of the one it replaces.
+    """
+    return f"{doc_id}#{content_hash}#{chunk_index}"
+
+
 class MilvusVectorStore:
     """:class:`VectorStore` on pymilvus' ``MilvusClient``."""
 
@@ -118,22 +134,25 @@ class MilvusVectorStore:
             client.close()
 
     def _connect(self) -> None:
-        from pymilvus import MilvusClient
-
         if self._settings.uses_milvus_lite:
             self._settings.milvus_lite_path.parent.mkdir(parents=True, exist_ok=True)
-        token = self._settings.milvus_token or ""
-        self._client = MilvusClient(
-            uri=self.uri,
-            token=token,
-            timeout=self._timeout,
-            **milvus_tls_options(self._settings.milvus_uri, self._tls_ca_file),
-        )
+        self._client = self._new_client()
         try:
             self._ensure_collections(self._client)
         except Exception:
             self._drop_client()
             raise
+
+    def _new_client(self) -> Any:
+        """A pymilvus client for this store's Milvus (tests wrap it to inject faults)."""
+        from pymilvus import MilvusClient
+
+        return MilvusClient(
+            uri=self.uri,
+            token=self._settings.milvus_token or "",
+            timeout=self._timeout,
+            **milvus_tls_options(self._settings.milvus_uri, self._tls_ca_file),
+        )
 
     async def ensure_ready(self) -> None:
         """Connect, create the collections on first use and load them.
@@ -180,22 +199,47 @@ class MilvusVectorStore:
         await self._call(lambda c: c.get_load_state(self._collection))
 
     async def content_hash(self, doc_id: str) -> str | None:
-        """The content hash stored for ``doc_id``, or None when the document is not stored."""
-        rows = await self._call(
-            lambda c: c.query(
-                self._collection,
-                filter=f"doc_id == {quote(doc_id)}",
-                output_fields=["content_hash"],
-                limit=1,
+        """The generation of ``doc_id`` stored; None when none is, or when two are (a replacement
+        that did not finish: ingesting the document again finishes it)."""
+        found = await self.generations(doc_id)
+        return found[0] if len(found) == 1 else None
+
+    async def generations(self, doc_id: str) -> list[str]:
+        """The generations (content hashes) of ``doc_id`` that have chunks stored.
+
+        One query per generation found (Milvus has no DISTINCT); a document normally has one.
+        """
+        found: list[str] = []
+        while True:
+            condition = f"doc_id == {quote(doc_id)}"
+            if found:
+                condition += f" and content_hash not in [{', '.join(map(quote, found))}]"
+            rows = await self._call(
+                lambda c, condition=condition: c.query(
+                    self._collection, filter=condition, output_fields=["content_hash"], limit=1
+                )
             )
-        )
-        return str(rows[0]["content_hash"]) if rows else None
+            if not rows:
+                return found
+            found.append(str(rows[0]["content_hash"]))
 
     async def replace_document(self, doc_id: str, chunks: Sequence[ChunkRecord]) -> None:
-        """Store ``chunks`` as the only chunks of ``doc_id`` (old ones are removed first)."""
+        """Store ``chunks`` as the only generation of ``doc_id``, with no moment when it has none.
+
+        The generations stored are read first; the new one is upserted (keys from
+        :func:`chunk_key`); then the ones read are removed. A failure before the upsert leaves the
+        old generation, a failure after it leaves both (see :meth:`content_hash`). A generation
+        written meanwhile by another writer is not removed, so an interleaving loses nothing;
+        callers hold the document's lock (:mod:`ragfleet.ingestion.locks`) so that the version
+        acknowledged last is the one that stays.
+        """
+        generation = {c.content_hash for c in chunks}
+        if len(generation) > 1:
+            raise ValueError(f"the chunks of {doc_id!r} come from more than one generation")
+        stale = [g for g in await self.generations(doc_id) if g not in generation]
         rows = [
             {
-                "pk": f"{c.doc_id}#{c.chunk_index}",
+                "pk": chunk_key(c.doc_id, c.content_hash, c.chunk_index),
                 "doc_id": c.doc_id,
                 "chunk_index": c.chunk_index,
                 "source": c.source,
@@ -209,17 +253,16 @@ class MilvusVectorStore:
             }
             for c in chunks
         ]
-
-        def replace(client: Any) -> None:
-            client.delete(self._collection, filter=f"doc_id == {quote(doc_id)}")
-            if rows:
-                client.insert(self._collection, rows)
-
-        await self._call(replace)
+        if rows:
+            await self._call(lambda c: c.upsert(self._collection, rows))
+        if stale:
+            listed = ", ".join(map(quote, stale))
+            condition = f"doc_id == {quote(doc_id)} and content_hash in [{listed}]"
+            await self._call(lambda c: c.delete(self._collection, filter=condition))
 
     async def delete_document(self, doc_id: str) -> bool:
         """Remove every chunk of ``doc_id``; True when something was removed."""
-        existed = await self.content_hash(doc_id) is not None
+        existed = bool(await self.generations(doc_id))
         if existed:
             await self._call(
                 lambda c: c.delete(self._collection, filter=f"doc_id == {quote(doc_id)}")
@@ -227,23 +270,33 @@ class MilvusVectorStore:
         return existed
 
     async def search(self, vector: Sequence[float], limit: int, expression: str) -> list[SearchHit]:
-        """The ``limit`` chunks closest to ``vector`` among those matching ``expression``."""
+        """The ``limit`` chunks closest to ``vector`` among those matching ``expression``.
+
+        The hits of one document come from one generation, the one of its best hit: two are
+        stored only while a replacement runs or after one failed half-way, and a passage must not
+        be cited twice, once per version.
+        """
         results = await self._call(
             lambda c: c.search(
                 self._collection,
                 data=[list(vector)],
                 limit=limit,
                 filter=expression,
-                output_fields=["doc_id", "chunk_index", "text", "source"],
+                output_fields=["doc_id", "chunk_index", "text", "source", "content_hash"],
                 search_params={"metric_type": "COSINE"},
             )
         )
         hits: list[SearchHit] = []
+        generation_of: dict[str, str] = {}
         for hit in results[0] if results else []:
             entity = hit["entity"]
+            doc_id = str(entity["doc_id"])
+            generation = str(entity["content_hash"])
+            if generation_of.setdefault(doc_id, generation) != generation:
+                continue
             hits.append(
                 SearchHit(
-                    doc_id=str(entity["doc_id"]),
+                    doc_id=doc_id,
                     chunk_index=int(entity["chunk_index"]),
                     text=str(entity["text"]),
                     source=str(entity["source"]),

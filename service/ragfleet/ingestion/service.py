@@ -1,8 +1,10 @@
 """Ingestion: chunk, embed and store documents; bump the corpus version on every change.
 
-Re-ingesting a document id replaces its chunks. A document whose content, source, metadata and
-chunking settings are unchanged is skipped, so running ``ragfleet ingest`` twice is cheap and
-leaves the corpus version (and so the answer cache) alone.
+Re-ingesting a document id replaces its chunks: the new version is written before the old one is
+removed, under the document's lock (:mod:`ragfleet.ingestion.locks`), so the document stays
+searchable throughout and concurrent writers of one id take turns. A document whose content,
+source, metadata and chunking settings are unchanged is skipped, so running ``ragfleet ingest``
+twice is cheap and leaves the corpus version (and so the answer cache) alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ragfleet.adapters.embedder import Embedder
 from ragfleet.adapters.vector_store import ChunkRecord, VectorStore
 from ragfleet.errors import DocumentError
 from ragfleet.ingestion.chunking import chunk_text
+from ragfleet.ingestion.locks import DocumentLocks, LocalDocumentLocks
 
 
 class DocumentInput(Protocol):
@@ -45,6 +48,12 @@ class IngestReport:
 
 
 _TYPED_METADATA: dict[str, tuple[type, int]] = {"category": (str, 128), "lang": (str, 16)}
+
+
+def metadata_size(metadata: Mapping[str, Any]) -> int:
+    """Bytes of ``metadata`` as compact UTF-8 JSON, the form it is stored in with each chunk."""
+    encoded = json.dumps(dict(metadata), default=str, ensure_ascii=False, separators=(",", ":"))
+    return len(encoded.encode("utf-8"))
 
 
 def typed_attributes(doc_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,13 +86,17 @@ class IngestionService:
         *,
         chunk_size: int,
         chunk_overlap: int,
+        metadata_max_bytes: int,
         on_change: Callable[[int], Awaitable[None]] | None = None,
+        locks: DocumentLocks | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._chunk_size = chunk_size
         self._chunk_overlap = chunk_overlap
+        self._metadata_max_bytes = metadata_max_bytes
         self._on_change = on_change
+        self._locks = locks if locks is not None else LocalDocumentLocks()
 
     async def _changed(self) -> int:
         """Move the corpus version forward and tell whoever listens (the cache, metrics)."""
@@ -114,7 +127,7 @@ class IngestionService:
             if document.id in seen:
                 raise DocumentError(f"document id {document.id!r} appears twice in one request")
             seen.add(document.id)
-            typed_attributes(document.id, document.metadata)
+            self._check_metadata(document)
         ingested = unchanged = chunk_count = 0
         for document in documents:
             stored = await self._store_document(document)
@@ -125,6 +138,16 @@ class IngestionService:
                 chunk_count += stored
         version = await self._changed() if ingested else await self._store.corpus_version()
         return IngestReport(ingested, unchanged, chunk_count, version)
+
+    def _check_metadata(self, document: DocumentInput) -> None:
+        """Refuse metadata that is too large or whose filterable attributes have the wrong type."""
+        size = metadata_size(document.metadata)
+        if size > self._metadata_max_bytes:
+            raise DocumentError(
+                f"document {document.id!r}: metadata is {size} bytes as JSON, over the limit of"
+                f" {self._metadata_max_bytes} bytes (RAGFLEET_METADATA_MAX_BYTES)"
+            )
+        typed_attributes(document.id, document.metadata)
 
     async def _store_document(self, document: DocumentInput) -> int | None:
         fingerprint = self.fingerprint(document)
@@ -150,11 +173,14 @@ class IngestionService:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        await self._store.replace_document(document.id, records)
+        async with self._locks.hold(document.id):
+            await self._store.replace_document(document.id, records)
         return len(records)
 
     async def delete(self, doc_id: str) -> int | None:
         """Remove a document; returns the new corpus version, or None if it was not stored."""
-        if not await self._store.delete_document(doc_id):
+        async with self._locks.hold(doc_id):
+            deleted = await self._store.delete_document(doc_id)
+        if not deleted:
             return None
         return await self._changed()

@@ -16,6 +16,7 @@ from ragfleet.adapters.llm import OpenAIChatClient
 from ragfleet.adapters.vector_store import MilvusVectorStore
 from ragfleet.cache.backends import AnswerCache, InProcessAnswerCache, RedisAnswerCache
 from ragfleet.errors import VectorStoreUnavailableError
+from ragfleet.ingestion.locks import DocumentLocks, LocalDocumentLocks, RedisDocumentLocks
 from ragfleet.ingestion.service import IngestionService
 from ragfleet.observability.metrics import BUILD_INFO, CORPUS_CHUNKS, CORPUS_VERSION
 from ragfleet.query.service import QueryService
@@ -55,6 +56,26 @@ def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | N
         ttl_s=cache.cache_ttl_s,
         max_entries=cache.cache_max_entries,
         wait_s=cache.cache_single_flight_wait_s,
+    )
+
+
+# A write holds a document's lock for a few Milvus calls (the generations stored, the upsert, the
+# delete), each bounded by the Milvus timeout; a writer that died frees it after this many of them.
+DOCUMENT_LOCK_MILVUS_CALLS = 6
+
+
+def build_document_locks(settings: Settings) -> DocumentLocks:
+    """Locks shared through Redis when one is configured (workers and hosts take turns writing a
+    document), else this worker's own."""
+    if not settings.cache.redis_url:
+        return LocalDocumentLocks()
+    ttl_s = DOCUMENT_LOCK_MILVUS_CALLS * settings.store.milvus_timeout_s + 5
+    return RedisDocumentLocks(
+        settings.cache.redis_url,
+        ttl_s=ttl_s,
+        wait_s=ttl_s,
+        timeout_s=settings.cache.cache_timeout_s,
+        tls_ca_file=settings.security.tls_ca_file,
     )
 
 
@@ -114,6 +135,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         if cache is not None:
             stack.push_async_callback(cache.close)
             await cache.open()
+        locks = build_document_locks(settings)
+        stack.push_async_callback(locks.close)
         await _open_store(settings.store, store)
         BUILD_INFO.labels(version=ragfleet.__version__).set(1)
 
@@ -134,7 +157,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 search_timeout_s=settings.store.search_timeout_s,
                 generate_timeout_s=settings.models.llm_timeout_s,
             ),
-            ingestion=_ingestion(settings.store, store, embedder, on_change=corpus_changed),
+            ingestion=_ingestion(settings.store, store, embedder, locks, on_change=corpus_changed),
             readiness=ReadinessProbe(store, llm, cache),
         )
 
@@ -147,10 +170,12 @@ async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
     store = MilvusVectorStore(
         settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
     )
+    locks = build_document_locks(settings)
     try:
         await _open_store(settings.store, store, required=True)
-        yield _ingestion(settings.store, store, embedder)
+        yield _ingestion(settings.store, store, embedder, locks)
     finally:
+        await locks.close()
         await store.close()
 
 
@@ -158,6 +183,7 @@ def _ingestion(
     settings: StoreSettings,
     store: MilvusVectorStore,
     embedder: OnnxEmbedder,
+    locks: DocumentLocks,
     on_change: Callable[[int], Awaitable[None]] | None = None,
 ) -> IngestionService:
     return IngestionService(
@@ -165,5 +191,7 @@ def _ingestion(
         embedder,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
+        metadata_max_bytes=settings.metadata_max_bytes,
         on_change=on_change,
+        locks=locks,
     )
