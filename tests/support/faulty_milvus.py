@@ -16,7 +16,8 @@ from ragfleet.adapters.vector_store import MilvusVectorStore
 
 class FaultyClient:
     """A pymilvus client that fails its n-th write (insert, upsert or delete) after
-    :meth:`fail_at`, and holds the calls named in :meth:`hold` until :attr:`released` is set."""
+    :meth:`fail_at`, holds the calls named in :meth:`hold` until :attr:`released` is set, and
+    records the options of the calls named in :meth:`record`."""
 
     WRITES = frozenset({"insert", "upsert", "delete"})
 
@@ -24,7 +25,9 @@ class FaultyClient:
         self._client = client
         self._countdown = 0
         self._holding: frozenset[str] = frozenset()
+        self._recording: frozenset[str] = frozenset()
         self.writes: list[str] = []
+        self.recorded: list[tuple[str, dict[str, Any]]] = []
         self.held = threading.Event()  # set once a held call has started waiting
         self.released = threading.Event()
 
@@ -34,12 +37,17 @@ class FaultyClient:
     def hold(self, *names: str) -> None:
         self._holding = frozenset(names)
 
+    def record(self, *names: str) -> None:
+        self._recording = frozenset(names)
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
-        if name not in self.WRITES | self._holding:
+        if name not in self.WRITES | self._holding | self._recording:
             return attribute
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if name in self._recording:
+                self.recorded.append((name, kwargs))
             if name in self.WRITES:
                 self.writes.append(name)
                 if self._countdown:

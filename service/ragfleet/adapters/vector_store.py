@@ -45,6 +45,10 @@ TEXT_MAX = 8192
 DEADLINE_MARGIN_S = 1.0
 # Calls to a Milvus server in flight at once from one worker (one thread each).
 SERVER_CONCURRENT_CALLS = 8
+# Reads see every write acknowledged before them, on any worker: a collection's default (Bounded)
+# may leave out the last moments' writes, so a document just ingested could not be found, or a
+# corpus version just moved forward could be read back older.
+READ_CONSISTENCY = "Strong"
 _META_KEY_VERSION = "corpus_version"
 
 
@@ -276,6 +280,7 @@ class MilvusVectorStore:
                 collection,
                 filter=condition,
                 output_fields=fields,
+                consistency_level=READ_CONSISTENCY,
                 timeout=self._timeout,
                 **options,
             )
@@ -372,6 +377,7 @@ class MilvusVectorStore:
                 filter=expression,
                 output_fields=["doc_id", "chunk_index", "text", "source", "content_hash"],
                 search_params={"metric_type": "COSINE"},
+                consistency_level=READ_CONSISTENCY,
                 timeout=self._timeout,
             )
         )
