@@ -1,81 +1,29 @@
 """Replacing a document never loses the acknowledged version and never stores a chunk twice.
 
-Faults are injected into a real Milvus Lite: the store's pymilvus client is wrapped so that one
-chosen write raises, as a Milvus that went away mid-replacement would.
+Faults are injected into a real Milvus Lite (tests/support/faulty_milvus.py): one chosen write
+raises, as a Milvus that went away mid-replacement would, or a write is held on its way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio.to_thread
 import pytest
 
 from ragfleet.adapters.milvus_lite_server import MilvusLiteServer
-from ragfleet.adapters.vector_store import ChunkRecord, MilvusVectorStore
+from ragfleet.adapters.vector_store import ChunkRecord
 from ragfleet.domain import SearchHit
 from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.settings import StoreSettings
+from tests.support.faulty_milvus import FaultyStore
 
 DIM = 4
 OLD = ["Old text, part one.", "Old text, part two.", "Old text, part three."]
 NEW = ["New text, part one.", "New text, part two."]
 NEAR = [1.0, 0.0, 0.0, 0.0]
-
-
-class FaultyClient:
-    """A pymilvus client that can be told to fail its n-th write (insert, upsert or delete), as
-    a Milvus that went away would, or to hold the write that adds rows until released, as a slow
-    link would; everything else goes to the real client."""
-
-    WRITES = frozenset({"insert", "upsert", "delete"})
-    ADDS_ROWS = frozenset({"insert", "upsert"})
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._countdown = 0
-        self._holding = False
-        self.writes: list[str] = []
-        self.held = threading.Event()
-        self.released = threading.Event()
-
-    def fail_at(self, nth_write: int) -> None:
-        self._countdown = nth_write
-
-    def hold_rows(self) -> None:
-        self._holding = True
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name not in self.WRITES:
-            return attribute
-
-        def write(*args: Any, **kwargs: Any) -> Any:
-            self.writes.append(name)
-            if self._countdown:
-                self._countdown -= 1
-                if self._countdown == 0:
-                    raise ConnectionError(f"Milvus went away during {name}")
-            if self._holding and name in self.ADDS_ROWS:
-                self.held.set()
-                self.released.wait(30)
-            return attribute(*args, **kwargs)
-
-        return write
-
-
-class FaultyStore(MilvusVectorStore):
-    """The real store over a :class:`FaultyClient`."""
-
-    faults: FaultyClient
-
-    def _new_client(self) -> Any:
-        self.faults = FaultyClient(super()._new_client())
-        return self.faults
 
 
 @pytest.fixture
@@ -159,7 +107,7 @@ async def test_a_request_retried_on_another_worker_does_not_duplicate_chunks(
     try:
         await first.ensure_ready()
         await retried.ensure_ready()
-        first.faults.hold_rows()
+        first.faults.hold("insert", "upsert")
         slow = asyncio.create_task(first.replace_document("doc", _version("doc", "new", NEW)))
         assert await anyio.to_thread.run_sync(first.faults.held.wait, 10)
         await retried.replace_document("doc", _version("doc", "new", NEW))
