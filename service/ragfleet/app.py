@@ -25,6 +25,7 @@ from ragfleet.api.errors import EXCEPTION_HANDLERS
 from ragfleet.api.hit_path import CacheHitPath
 from ragfleet.api.llm_metrics import llm_metrics_controller
 from ragfleet.api.openai_compat import OpenAIController
+from ragfleet.api.openapi import ClosedStructSchemaPlugin, api_key_security
 from ragfleet.api.request_context import RequestContextMiddleware
 from ragfleet.api.streaming import QueryStreamController
 from ragfleet.observability.logging import configure_logging
@@ -138,12 +139,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=stores,
         cors_config=cors,
         exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[ClosedStructSchemaPlugin()],
         request_max_body_size=settings.server.request_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="ragfleet",
             version=ragfleet.__version__,
             description="Retrieval-augmented answers over your documents.",
             path="/schema",
+            **api_key_security(enabled=keyring.enabled),
             render_plugins=[SwaggerRenderPlugin()],
         ),
         logging_config=None,

@@ -98,6 +98,12 @@ async def test_an_oversized_body_is_a_413(corpus_client: AsyncTestClient[Any]) -
             "metadata is 8208 bytes as JSON",  # UTF-8 bytes, not characters
             id="metadata bytes",
         ),
+        pytest.param(
+            # Milvus's JSON field refuses it: a 400 here, not a 503 from the store.
+            [{"id": "a", "text": "t", "metadata": {"n": [1, {"big": 2**64}]}}],
+            "metadata holds an integer beyond 64 bits",
+            id="metadata integer",
+        ),
     ],
 )
 async def test_bad_documents_are_rejected_before_anything_is_stored(

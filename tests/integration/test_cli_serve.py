@@ -22,9 +22,9 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
-from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.commands import serve
 from tests.integration.conftest import REPO, TEST_MAX_TOKENS
+from tests.support.serving import serving as serve_process
 
 RAGFLEET = str(Path(sys.executable).with_name("ragfleet"))
 
@@ -41,38 +41,9 @@ def env(tmp_path: Path, llm_server: EmbeddedLLMServer) -> dict[str, str]:
 
 @contextmanager
 def serving(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`ragfleet serve --workers 2` in its own process group, ready; killed whole at the end."""
-    port = free_loopback_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [RAGFLEET, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"service not ready in 90 s:\n{log.read_text()}")
-        yield process, base
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    """`ragfleet serve --workers 2`, ready; its process group is killed at the end."""
+    with serve_process(RAGFLEET, env, log, options=["--workers", "2"], ready_within_s=90) as served:
+        yield served
 
 
 @pytest.fixture

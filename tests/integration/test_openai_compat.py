@@ -68,4 +68,30 @@ async def test_a_conversation_without_a_user_message_is_a_400(sdk: openai.AsyncO
             model="ragfleet", messages=[{"role": "system", "content": "hello"}]
         )
     assert isinstance(error.value.body, dict)
-    assert "must end with a user message" in error.value.body["detail"]
+    assert "must include a user message" in error.value.body["detail"]
+
+
+async def test_the_last_user_message_is_answered_even_before_an_assistant_turn(
+    sdk: openai.AsyncOpenAI,
+) -> None:
+    completion = await sdk.chat.completions.create(
+        model="ragfleet",
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "What does ragfleet do?"}]},
+            {"role": "assistant", "content": "ragfleet"},
+        ],
+        extra_body={"max_results": 1},
+    )
+    assert completion.model_extra
+    assert completion.model_extra["ragfleet"]["sources"]
+
+
+async def test_a_type_the_schema_does_not_declare_is_a_400(sdk: openai.AsyncOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as error:
+        await sdk.chat.completions.create(
+            model="ragfleet",
+            messages=[{"role": "user", "content": "What does ragfleet do?"}],
+            extra_body={"max_results": "1"},
+        )
+    assert isinstance(error.value.body, dict)
+    assert error.value.body["detail"] == "max_results: Expected `int`, got `str`"

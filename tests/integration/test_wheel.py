@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
-import httpx
 import pytest
 
-from ragfleet.adapters.free_port import free_loopback_port
 from tests.integration.conftest import REPO, TEST_MAX_TOKENS
+from tests.support.serving import serving
 
 pytestmark = pytest.mark.integration
 
@@ -136,38 +132,9 @@ def served(wheel_bin: Path, tmp_path: Path) -> Iterator[str]:
     )
     (tmp_path / "raid.md").write_text("The medium profile stripes two NVMe drives as RAID 0.\n")
     run([str(wheel_bin / "ragfleet"), "ingest", "raid.md", "--quiet"], tmp_path, env)
-    port = free_loopback_port()
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(wheel_bin / "ragfleet"), "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            with suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.3)
-        else:
-            pytest.fail(f"service not ready in 120 s:\n{log.read_text()}")
+    ragfleet = wheel_bin / "ragfleet"
+    with serving(ragfleet, env, tmp_path / "serve.log", cwd=tmp_path) as (_, base):
         yield base
-    finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_a_query_on_embedded_defaults(wheel_bin: Path, tmp_path: Path, served: str) -> None:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from ragfleet.api.guards import requires_scope
+from ragfleet.api.openapi import NO_KEY, error_responses, json_route_responses
 from ragfleet.api.presenters import query_log_fields, query_response
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import (
+    DOCUMENT_ID_MAX_CHARS,
+    DOCUMENT_ID_PATTERN,
     CheckResult,
     DeleteResponse,
     DocumentId,
@@ -39,6 +43,7 @@ class QueryController(Controller):
         guards=[requires_scope("query", json_body=True)],
         status_code=HTTP_200_OK,
         summary="Answer a question from the corpus",
+        responses=json_route_responses(503, 504),
     )
     async def query(
         self,
@@ -65,6 +70,7 @@ class DocumentController(Controller):
         guards=[requires_scope("ingest", json_body=True)],
         status_code=HTTP_200_OK,
         summary="Ingest documents",
+        responses=json_route_responses(503),
     )
     async def ingest(
         self, data: JSONBody[IngestRequest], services: NamedDependency[Services]
@@ -83,10 +89,23 @@ class DocumentController(Controller):
         guards=[requires_scope("ingest")],
         status_code=HTTP_200_OK,
         summary="Delete a document",
+        responses=error_responses(400, 404, 503),
     )
     async def remove(
         self,
-        doc_id: FromPath[str],
+        doc_id: Annotated[
+            str,
+            Parameter(
+                description="The document id, as given to POST /documents.",
+                # Documented, not validated here: the routed value of a path parameter starts
+                # with "/", so the id is read from the raw path and checked below.
+                schema_extra={
+                    "min_length": 1,
+                    "max_length": DOCUMENT_ID_MAX_CHARS,
+                    "pattern": DOCUMENT_ID_PATTERN,
+                },
+            ),
+        ],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> DeleteResponse:
@@ -122,12 +141,21 @@ class HealthController(Controller):
 
     tags = ["health"]
 
-    @get("/healthz", summary="Liveness: the process answers")
+    @get("/healthz", summary="Liveness: the process answers", security=NO_KEY)
     async def healthz(self) -> dict[str, str]:
         """Always 200 while the event loop runs; checks no dependency."""
         return {"status": "ok"}
 
-    @get("/readyz", summary="Readiness: every dependency answers")
+    @get(
+        "/readyz",
+        summary="Readiness: every dependency answers",
+        security=NO_KEY,
+        responses={
+            HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+                data_container=ReadinessResponse, description="A dependency does not answer."
+            )
+        },
+    )
     async def readyz(self, services: NamedDependency[Services]) -> Response[ReadinessResponse]:
         """200 when every dependency answers, 503 naming those that do not."""
         checks = await services.readiness.check()

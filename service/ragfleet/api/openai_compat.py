@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
@@ -22,6 +22,12 @@ from litestar.response import ServerSentEventMessage
 from msgspec import Meta
 
 from ragfleet.api.guards import requires_scope
+from ragfleet.api.openapi import (
+    EVENT_STREAM,
+    ChatCompletionOperation,
+    error_responses,
+    json_route_responses,
+)
 from ragfleet.api.presenters import citations_of, sources_of
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import MAX_QUERY_CHARS, MaxResults
@@ -33,18 +39,96 @@ from ragfleet.system.wiring import Services
 MODEL_ID = "ragfleet"
 _encode = msgspec.json.encode
 
+# A user message's text is the question: limited like /query's, and more than whitespace.
+QuestionText = Annotated[str, Meta(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")]
+_QUESTION_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_QUERY_CHARS,
+    "pattern": r"\S",
+}
 
-class ChatMessageIn(msgspec.Struct):
-    """An OpenAI chat message; content may be text or a list of typed parts."""
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+class ContentPart(msgspec.Struct):
+    """A typed part of a message's content; only ``text`` parts are read."""
+
+    type: str
+    text: str | None = None
+
+
+class SystemMessage(msgspec.Struct, tag_field="role", tag="system"):
+    """Instructions; ragfleet's own prompt is used instead."""
+
+    content: str | list[ContentPart] | None = None
+
+
+class DeveloperMessage(msgspec.Struct, tag_field="role", tag="developer"):
+    """OpenAI's newer name for system instructions; not used either."""
+
+    content: str | list[ContentPart] | None = None
+
+
+class TextPart(msgspec.Struct, forbid_unknown_fields=True):
+    """A question sent as a content part: ragfleet answers text, one part of it."""
+
+    type: Literal["text"]
+    text: QuestionText
+
+
+class UserMessage(msgspec.Struct, tag_field="role", tag="user"):
+    """A question: text, or a list holding one text part."""
+
+    content: Annotated[
+        QuestionText | Annotated[list[TextPart], Meta(min_length=1, max_length=1)],
+        # Litestar documents a union's members without their constraints: spelled out here.
+        Meta(
+            extra_json_schema={
+                "extra": {
+                    "one_of": [
+                        _QUESTION_SCHEMA,
+                        {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/TextPart"},
+                            "minItems": 1,
+                            "maxItems": 1,
+                        },
+                    ]
+                }
+            }
+        ),
+    ]
+
+
+class AssistantMessage(msgspec.Struct, tag_field="role", tag="assistant"):
+    """An earlier answer; earlier turns are not used for retrieval."""
+
+    content: str | list[ContentPart] | None = None
+
+
+class ToolMessage(msgspec.Struct, tag_field="role", tag="tool"):
+    """A tool result; not used."""
+
+    content: str | list[ContentPart] | None = None
+
+
+ChatMessage = SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage
+# The schema says what the server needs: at least one user message (the last one is answered).
+_HAS_A_QUESTION = {
+    "contains": {"type": "object", "properties": {"role": {"const": "user"}}, "required": ["role"]}
+}
 
 
 class ChatCompletionRequest(msgspec.Struct):
     """The fields ragfleet reads; other OpenAI parameters are accepted and ignored."""
 
-    messages: Annotated[list[ChatMessageIn], Meta(min_length=1)]
+    messages: Annotated[
+        list[ChatMessage],
+        Meta(
+            min_length=1,
+            description="The conversation; the last user message is the question.",
+            extra_json_schema={"extra": _HAS_A_QUESTION},
+        ),
+    ]
     model: str = MODEL_ID
     stream: bool = False
     context_filter: dict[str, Any] | None = None
@@ -52,22 +136,12 @@ class ChatCompletionRequest(msgspec.Struct):
 
 
 def _question(request: ChatCompletionRequest) -> str:
-    """The text of the last user message, or a 400 saying what is missing."""
+    """The text of the last user message, or a 400 when there is none."""
     for message in reversed(request.messages):
-        if message.role != "user":
-            continue
-        content = message.content
-        if isinstance(content, list):
-            content = " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
-        text = (content or "").strip()
-        if not text:
-            break
-        if len(text) > MAX_QUERY_CHARS:
-            raise ValidationException(
-                f"the user message is limited to {MAX_QUERY_CHARS} characters"
-            )
-        return text
-    raise ValidationException("messages must end with a user message that has text content")
+        if isinstance(message, UserMessage):
+            content = message.content
+            return (content if isinstance(content, str) else content[0].text).strip()
+    raise ValidationException("messages must include a user message, the question to answer")
 
 
 def _completion_id(request: Request[Any, Any, Any]) -> str:
@@ -88,7 +162,12 @@ class OpenAIController(Controller):
     path = "/v1"
     tags = ["openai"]
 
-    @get("/models", guards=[requires_scope("query")], summary="OpenAI: list models")
+    @get(
+        "/models",
+        guards=[requires_scope("query")],
+        summary="OpenAI: list models",
+        responses=error_responses(),
+    )
     async def models(self) -> dict[str, Any]:
         """ragfleet presents itself as one model."""
         return {
@@ -101,6 +180,11 @@ class OpenAIController(Controller):
         guards=[requires_scope("query", json_body=True)],
         status_code=200,
         summary="OpenAI: retrieval-augmented chat completion",
+        responses=json_route_responses(503, 504),
+        # A stream takes the handler's media type (Litestar's Stream prefers it to its own);
+        # the JSON answer carries its own.
+        media_type=EVENT_STREAM,
+        operation_class=ChatCompletionOperation,
     )
     async def chat_completions(
         self,
@@ -118,7 +202,7 @@ class OpenAIController(Controller):
                 services.queries, question, data.context_filter, data.max_results, chunks
             )
         answer = await services.queries.answer(question, data.context_filter, data.max_results)
-        return {
+        body = {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
@@ -137,6 +221,7 @@ class OpenAIController(Controller):
             },
             "ragfleet": _extension(answer),
         }
+        return Response(body, media_type=MediaType.JSON)
 
 
 class OpenAIChunks:

@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from ragfleet.domain import StageTimings
+from ragfleet.query.filters import filter_json_schema
 
 MAX_QUERY_CHARS = 2000
 MAX_RESULTS_LIMIT = 20
@@ -27,12 +28,14 @@ MaxResults = Annotated[
     int,
     Meta(ge=1, le=MAX_RESULTS_LIMIT, description="How many passages to retrieve (1 to 20)."),
 ]
+DOCUMENT_ID_MAX_CHARS = 256
+DOCUMENT_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 DocumentId = Annotated[
     str,
     Meta(
         min_length=1,
-        max_length=256,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
+        max_length=DOCUMENT_ID_MAX_CHARS,
+        pattern=DOCUMENT_ID_PATTERN,
         description="Stable id; ingesting the same id again replaces the document.",
     ),
 ]
@@ -52,6 +55,9 @@ class QueryRequest(msgspec.Struct, forbid_unknown_fields=True):
                     "lang (strings) and year (integer; the only field with range operators)."
                 ),
                 examples=[{"category": "md"}, {"year": {"gte": 2024}}],
+                # Litestar documents a union's members without their constraints: the whole
+                # schema is given instead, from the module that enforces it.
+                extra_json_schema={"extra": {"one_of": [filter_json_schema(), {"type": "null"}]}},
             ),
         ]
         | None

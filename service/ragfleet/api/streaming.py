@@ -21,6 +21,7 @@ from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from ragfleet.api.guards import requires_scope
+from ragfleet.api.openapi import EVENT_STREAM, QueryStreamOperation, json_route_responses
 from ragfleet.api.presenters import citations_of, sources_of, timings_of
 from ragfleet.api.request_context import request_id_of
 from ragfleet.api.schemas import QueryRequest
@@ -125,6 +126,9 @@ class QueryStreamController(Controller):
         guards=[requires_scope("query", json_body=True)],
         status_code=200,
         summary="Answer a question, streaming tokens as Server-Sent Events",
+        media_type=EVENT_STREAM,
+        responses=json_route_responses(503, 504),
+        operation_class=QueryStreamOperation,
     )
     async def stream(
         self,

@@ -56,6 +56,18 @@ def metadata_size(metadata: Mapping[str, Any]) -> int:
     return len(encoded.encode("utf-8"))
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def has_int64_overflow(value: Any) -> bool:
+    """True when ``value`` holds an integer Milvus's JSON field cannot store (beyond 64 bits)."""
+    if isinstance(value, Mapping):
+        return any(has_int64_overflow(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_int64_overflow(v) for v in value)
+    return isinstance(value, int) and value not in _INT64
+
+
 def typed_attributes(doc_id: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """Pull the filterable attributes out of ``metadata``, checking their types."""
     attributes: dict[str, Any] = {"category": "", "lang": "", "year": 0}
@@ -146,6 +158,11 @@ class IngestionService:
             raise DocumentError(
                 f"document {document.id!r}: metadata is {size} bytes as JSON, over the limit of"
                 f" {self._metadata_max_bytes} bytes (RAGFLEET_METADATA_MAX_BYTES)"
+            )
+        if has_int64_overflow(document.metadata):
+            raise DocumentError(
+                f"document {document.id!r}: metadata holds an integer beyond 64 bits;"
+                " send it as a string"
             )
         typed_attributes(document.id, document.metadata)
 

@@ -33,6 +33,37 @@ MAX_IN_VALUES: Final = 100
 MAX_STRING_LENGTH: Final = 512
 
 
+def filter_json_schema() -> dict[str, Any]:
+    """The JSON Schema of what :func:`build_expression` accepts, for the OpenAPI document."""
+    properties: dict[str, Any] = {}
+    for field, kind in FILTERABLE_FIELDS.items():
+        value: dict[str, Any] = (
+            {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+            if kind is int
+            else {"type": "string", "maxLength": MAX_STRING_LENGTH, "pattern": "^[^\\x00-\\x1f]*$"}
+        )
+        operators = _COMPARISONS if kind is int else {"eq": "==", "ne": "!="}
+        conditions: dict[str, Any] = {op: value for op in operators}
+        conditions["in"] = {
+            "type": "array",
+            "items": value,
+            "minItems": 1,
+            "maxItems": MAX_IN_VALUES,
+        }
+        properties[field] = {
+            "oneOf": [
+                value,
+                {
+                    "type": "object",
+                    "properties": conditions,
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                },
+            ]
+        }
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
 def build_expression(context_filter: Mapping[str, Any] | None) -> str:
     """Return a Milvus expression for ``context_filter`` ('' when there is nothing to filter)."""
     if not context_filter:
