@@ -155,11 +155,15 @@ class CacheSettings:
     cache_single_flight_wait_s: float = 30.0
     # The in-process cache's size; with Redis, the size of each worker's near cache (0: none).
     cache_max_entries: int = 1024
+    # How often each worker reads the corpus version from the vector store (the authoritative
+    # copy) and moves the cache's copies forward to it: the bound on serving an older corpus.
+    cache_version_check_s: float = 1.0
 
     def validate(self) -> None:
         """Reject lifetimes and timeouts that would make the cache useless, and non-Redis URLs."""
         _require(self.cache_ttl_s >= 1, "RAGFLEET_CACHE_TTL_S must be at least 1 second")
         _require(self.cache_timeout_s > 0, "RAGFLEET_CACHE_TIMEOUT_S must be > 0")
+        _require(self.cache_version_check_s > 0, "RAGFLEET_CACHE_VERSION_CHECK_S must be > 0")
         _require(
             self.redis_url == "" or self.redis_url.startswith(("redis://", "rediss://", "unix://")),
             "RAGFLEET_REDIS_URL must start with redis://, rediss:// or unix://",

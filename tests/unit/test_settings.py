@@ -57,6 +57,12 @@ def test_the_metadata_limit_stays_within_what_milvus_stores(value: str) -> None:
         Settings.from_env({"RAGFLEET_METADATA_MAX_BYTES": value})
 
 
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_the_version_check_interval_must_be_positive(value: str) -> None:
+    with pytest.raises(SettingsError, match="RAGFLEET_CACHE_VERSION_CHECK_S must be > 0"):
+        Settings.from_env({"RAGFLEET_CACHE_VERSION_CHECK_S": value})
+
+
 def test_llm_base_url_must_be_http() -> None:
     with pytest.raises(SettingsError, match="RAGFLEET_LLM_BASE_URL"):
         Settings.from_env({"RAGFLEET_LLM_BASE_URL": "trtllm:8001"})

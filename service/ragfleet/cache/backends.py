@@ -4,11 +4,14 @@
 - :class:`RedisAnswerCache` — shared by every worker and host, with a per-worker near cache
   (:mod:`ragfleet.cache.near`) in front, kept current by a pub/sub channel on the corpus version.
 
-Both read the corpus version through ``version_source`` when they do not hold it, so an answer
-is never served for an older corpus. A Redis that is down or slow never fails a query: the
-operation is counted in ``ragfleet_cache_errors_total``, Redis is left alone for
-``retry_after_error_s``, and the query is answered without the cache; the next attempt after that
-window reconnects by itself. A failure also empties the near cache.
+Both key answers on the corpus version. The vector store owns it; in each worker
+:mod:`ragfleet.cache.version_follower` hands it to ``set_version`` every
+``RAGFLEET_CACHE_VERSION_CHECK_S`` (ingestion does after each change), and a cache never answers
+under an older version than the newest it was given. Until it was given one, it reads the version
+through ``version_source``. A Redis that is down or slow never fails a query: the operation is
+counted in ``ragfleet_cache_errors_total``, Redis is left alone for ``retry_after_error_s``, and
+the query is answered without the cache; the next attempt after that window reconnects by itself.
+A failure also empties the near cache.
 """
 
 from __future__ import annotations
@@ -100,12 +103,17 @@ class _LocalFlights:
 
 
 class InProcessAnswerCache:
-    """An LRU dictionary with expiry; good for one worker, invisible to the others."""
+    """An LRU dictionary with expiry; good for one worker, invisible to the others.
+
+    Lookups use the newest version given to :meth:`set_version`: reading it from the store on
+    every lookup would cost a Milvus round trip per hit.
+    """
 
     def __init__(
         self, version_source: VersionSource, *, ttl_s: int, max_entries: int, wait_s: float
     ) -> None:
         self._version_source = version_source
+        self._version: int | None = None
         self._ttl_s = ttl_s
         self._max_entries = max_entries
         self._wait_s = wait_s
@@ -116,7 +124,9 @@ class InProcessAnswerCache:
         """Nothing to start."""
 
     async def lookup(self, fingerprint: str) -> Lookup:
-        version = await self._version_source()
+        version = self._version
+        if version is None:
+            version = await self._version_source()
         key = f"{version}:{fingerprint}"
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
@@ -134,7 +144,9 @@ class InProcessAnswerCache:
         self._flights.publish(key, value)
 
     async def set_version(self, version: int) -> None:
-        """Nothing to do: lookups read the version from the source of truth each time."""
+        """Answer under ``version`` from now on, unless a newer one was given already."""
+        if self._version is None or version > self._version:
+            self._version = version
 
     def flight(self, fingerprint: str, version: int) -> AbstractAsyncContextManager[Flight]:
         return self._flights.flight(f"{version}:{fingerprint}", self._wait_s)
@@ -224,6 +236,8 @@ class RedisAnswerCache:
         self._lookup_script = self._redis.register_script(_LOOKUP_LUA)
         self._set_version_script = self._redis.register_script(_SET_VERSION_LUA)
         self._failed_at = -1e9
+        # The newest version given to set_version: Redis holding an older one is behind.
+        self._known_version: int | None = None
         self._flights = _LocalFlights()
         self._near = NearCache(near_max_entries)
         # Its own client: a subscribed connection takes no commands, and a lost connection must
@@ -304,19 +318,27 @@ class RedisAnswerCache:
                 version, value, ttl_ms = await self._lookup_script(
                     keys=[self._version_key], args=[self._answer_prefix, fingerprint]
                 )
-                if version is not None:
+                known = self._known_version
+                if version is not None and (known is None or int(version) >= known):
                     if value is not None:
                         self._near.fill(epoch, int(version), fingerprint, value, ttl_ms / 1000)
                     return Lookup(value, int(version))
-                # Redis lost the version (restart, eviction): seed it from the source of truth.
-                current = await self._version_source()
+                # Redis lost the version (restart, eviction) or holds an older one than this
+                # worker was given (restarted from an old snapshot, down when it moved): a miss,
+                # and Redis is moved forward.
+                current = await self._current_version()
                 await self._set_version_script(
                     keys=[self._version_key], args=[current, self._version_channel]
                 )
                 return Lookup(None, current)
             except Exception as exc:  # redis errors, timeouts, OSError: fail open
                 self._failed("lookup", exc)
-        return Lookup(None, await self._version_source())
+        return Lookup(None, await self._current_version())
+
+    async def _current_version(self) -> int:
+        if self._known_version is not None:
+            return self._known_version
+        return await self._version_source()
 
     async def store(self, fingerprint: str, version: int, value: bytes) -> None:
         self._flights.publish(f"{version}:{fingerprint}", value)
@@ -328,7 +350,10 @@ class RedisAnswerCache:
             self._failed("store", exc)
 
     async def set_version(self, version: int) -> None:
+        """Move Redis (and every near cache) forward to ``version``; never back."""
         self._near.advance(version)  # this worker's next query already misses
+        if self._known_version is None or version > self._known_version:
+            self._known_version = version
         if not self.available:
             return
         try:

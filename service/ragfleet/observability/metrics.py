@@ -81,6 +81,12 @@ CORPUS_VERSION = Gauge(
     namespace=NAMESPACE,
     multiprocess_mode="max",
 )
+CORPUS_VERSION_READ_ERRORS = Counter(
+    "corpus_version_read_errors_total",
+    "Reads of the corpus version by the answer cache's follower that failed; the cache keeps the"
+    " last version it read until a read succeeds.",
+    namespace=NAMESPACE,
+)
 BUILD_INFO = Gauge(
     "build_info",
     "Always 1; labels carry the ragfleet version.",

@@ -15,6 +15,7 @@ from ragfleet.adapters.embedder import OnnxEmbedder
 from ragfleet.adapters.llm import OpenAIChatClient
 from ragfleet.adapters.vector_store import MilvusVectorStore
 from ragfleet.cache.backends import AnswerCache, InProcessAnswerCache, RedisAnswerCache
+from ragfleet.cache.version_follower import VersionFollower
 from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.ingestion.locks import DocumentLocks, LocalDocumentLocks, RedisDocumentLocks
 from ragfleet.ingestion.service import IngestionService
@@ -138,6 +139,11 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         locks = build_document_locks(settings)
         stack.push_async_callback(locks.close)
         await _open_store(settings.store, store)
+        if cache is not None:  # the cache follows the store's corpus version, whoever moves it
+            follower = VersionFollower(
+                store.corpus_version, cache, interval_s=settings.cache.cache_version_check_s
+            )
+            await stack.enter_async_context(follower.running())
         BUILD_INFO.labels(version=ragfleet.__version__).set(1)
 
         async def corpus_changed(version: int) -> None:
