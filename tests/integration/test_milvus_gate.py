@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
@@ -33,20 +34,10 @@ import milvus_gate  # noqa: E402
 ROOT_PASSWORD = "root-password-for-the-test-1"
 SERVICE_USER = "ragfleet_service"
 SERVICE_PASSWORD = "service-password-for-the-test-1"
-# What the milvus role grants the service user (defaults/main.yml milvus_service_privileges).
-SERVICE_PRIVILEGES = [
-    "CreateCollection",
-    "DescribeCollection",
-    "CreateIndex",
-    "Load",
-    "GetLoadState",
-    "GetLoadingProgress",
-    "Insert",
-    "Upsert",
-    "Delete",
-    "Query",
-    "Search",
-]
+# What the milvus role grants the service user.
+SERVICE_PRIVILEGES: list[str] = yaml.safe_load(
+    (GATE.parents[1] / "defaults" / "main.yml").read_text()
+)["milvus_service_privileges"]
 DIM = 4
 
 

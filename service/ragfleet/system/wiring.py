@@ -10,6 +10,7 @@ import anyio.to_thread
 from loguru import logger
 
 import ragfleet
+from ragfleet.adapters.document_store import MilvusDocumentStore
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.adapters.embedder import OnnxEmbedder
 from ragfleet.adapters.llm import OpenAIChatClient
@@ -59,9 +60,10 @@ def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | N
     )
 
 
-# A write holds a document's lock for a few Milvus calls (the generations stored, the upsert, the
-# delete), each bounded by the Milvus timeout; a writer that died frees it after this many of them.
-DOCUMENT_LOCK_MILVUS_CALLS = 6
+# A write holds a document's lock for a few Milvus calls (the canonical record's generations and
+# upsert, the chunk generations stored, the upsert, the deletes), each bounded by the Milvus
+# timeout; a writer that died frees it after this many of them.
+DOCUMENT_LOCK_MILVUS_CALLS = 10
 
 
 def build_document_locks(settings: Settings) -> DocumentLocks:
@@ -128,6 +130,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         store = MilvusVectorStore(
             settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
         )
+        documents = MilvusDocumentStore(store.connection)
         stack.push_async_callback(store.close)
         llm = OpenAIChatClient(settings.models, llm_url)
         stack.push_async_callback(llm.close)
@@ -157,7 +160,9 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 search_timeout_s=settings.store.search_timeout_s,
                 generate_timeout_s=settings.models.llm_timeout_s,
             ),
-            ingestion=_ingestion(settings.store, store, embedder, locks, on_change=corpus_changed),
+            ingestion=_ingestion(
+                settings.store, store, documents, embedder, locks, on_change=corpus_changed
+            ),
             readiness=ReadinessProbe(store, llm, cache),
         )
 
@@ -170,10 +175,11 @@ async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
     store = MilvusVectorStore(
         settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
     )
+    documents = MilvusDocumentStore(store.connection)
     locks = build_document_locks(settings)
     try:
         await _open_store(settings.store, store, required=True)
-        yield _ingestion(settings.store, store, embedder, locks)
+        yield _ingestion(settings.store, store, documents, embedder, locks)
     finally:
         await locks.close()
         await store.close()
@@ -182,6 +188,7 @@ async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
 def _ingestion(
     settings: StoreSettings,
     store: MilvusVectorStore,
+    documents: MilvusDocumentStore,
     embedder: OnnxEmbedder,
     locks: DocumentLocks,
     on_change: Callable[[int], Awaitable[None]] | None = None,
@@ -189,6 +196,7 @@ def _ingestion(
     return IngestionService(
         store,
         embedder,
+        documents=documents,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
         metadata_max_bytes=settings.metadata_max_bytes,
