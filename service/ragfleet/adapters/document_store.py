@@ -28,6 +28,9 @@ from ragfleet.adapters.milvus_connection import (
 
 # Milvus's largest VARCHAR, in bytes (a Milvus server counts bytes, Milvus Lite characters).
 PART_MAX_BYTES = 65535
+# The most rows one query returns from a Milvus server: the parts of one document (a 10 MiB
+# request body makes at most 161) stay far below it; whole-collection reads go page by page.
+QUERY_MAX_ROWS = 16384
 _FIELDS = ["doc_id", "content_hash", "part", "parts", "text", "source", "metadata", "stored_at"]
 _OUTLINE = ["doc_id", "content_hash", "part", "parts", "stored_at"]
 
@@ -157,8 +160,8 @@ class MilvusDocumentStore:
         )
 
     async def _outline(self, doc_id: str) -> list[dict[str, Any]]:
-        return await self._connection.query_all(
-            self.collection, f"doc_id == {quote(doc_id)}", _OUTLINE
+        return await self._connection.query(
+            self.collection, f"doc_id == {quote(doc_id)}", _OUTLINE, limit=QUERY_MAX_ROWS
         )
 
     async def current(self, doc_id: str) -> str | None:
@@ -175,7 +178,9 @@ class MilvusDocumentStore:
     async def read(self, doc_id: str, content_hash: str) -> StoredDocument | None:
         """One generation of ``doc_id``, or None unless every part of it is stored."""
         condition = f"doc_id == {quote(doc_id)} and content_hash == {quote(content_hash)}"
-        rows = await self._connection.query_all(self.collection, condition, _FIELDS)
+        rows = await self._connection.query(
+            self.collection, condition, _FIELDS, limit=QUERY_MAX_ROWS
+        )
         rows.sort(key=lambda row: int(row["part"]))
         if not rows or [int(r["part"]) for r in rows] != list(range(int(rows[0]["parts"]))):
             return None
