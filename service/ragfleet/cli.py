@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "ragfleet.commands.serve",
     "ragfleet.commands.ingest",
+    "ragfleet.commands.reindex",
     "ragfleet.commands.query",
     "ragfleet.commands.keys",
     "ragfleet.commands.secrets",

@@ -17,6 +17,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -229,7 +230,8 @@ class MilvusConnection:
             return
         if self._lite:
             await anyio.to_thread.run_sync(
-                partial(self._locked, _close_quietly), limiter=self._limiter
+                partial(self._locked, partial(_close_lite, path=self.settings.milvus_lite_path)),
+                limiter=self._limiter,
             )
         else:
             _close_quietly(self._client)
@@ -274,6 +276,16 @@ def create_empty_collection(
 def _close_quietly(client: Any) -> None:
     with contextlib.suppress(Exception):  # the connection is being discarded anyway
         client.close()
+
+
+def _close_lite(client: Any, *, path: Path) -> None:
+    """Close a Milvus Lite client and stop the in-process server pymilvus started for its data
+    directory: closing the client alone keeps the directory locked until the process exits, and
+    another process (``ragfleet reindex``, ``restore``) could not open it."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    _close_quietly(client)
+    server_manager_instance.release_server(str(path))
 
 
 def _milvus_answered(exc: Exception) -> bool:

@@ -18,6 +18,7 @@ from ragfleet.adapters.vector_store import MilvusVectorStore
 from ragfleet.cache.backends import AnswerCache, InProcessAnswerCache, RedisAnswerCache
 from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.ingestion.locks import DocumentLocks, LocalDocumentLocks, RedisDocumentLocks
+from ragfleet.ingestion.reindex import Reindexer
 from ragfleet.ingestion.service import IngestionService
 from ragfleet.observability.metrics import BUILD_INFO, CORPUS_CHUNKS, CORPUS_VERSION
 from ragfleet.query.service import QueryService
@@ -33,6 +34,21 @@ class Services:
     queries: QueryService
     ingestion: IngestionService
     readiness: ReadinessProbe
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """The corpus without the query side, as ``ragfleet ingest``, ``reindex``, ``backup`` and
+    ``restore`` need it."""
+
+    ingestion: IngestionService
+    chunks: MilvusVectorStore
+    documents: MilvusDocumentStore
+    embedder: OnnxEmbedder
+
+    def reindexer(self) -> Reindexer:
+        """What rebuilds the chunk collection from the canonical store."""
+        return Reindexer(self.ingestion, self.chunks, self.documents, self.embedder.dim)
 
 
 def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | None:
@@ -168,8 +184,8 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
 
 
 @asynccontextmanager
-async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
-    """The ingestion side alone, as ``ragfleet ingest`` needs it: no LLM, no cache, and a vector
+async def open_corpus(settings: Settings) -> AsyncIterator[Corpus]:
+    """The corpus alone, as the CLI's corpus commands need it: no LLM, no cache, and a vector
     store that must open (with Milvus Lite, nobody else may hold the database)."""
     embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings.models)
     store = MilvusVectorStore(
@@ -179,7 +195,8 @@ async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
     locks = build_document_locks(settings)
     try:
         await _open_store(settings.store, store, required=True)
-        yield _ingestion(settings.store, store, documents, embedder, locks)
+        ingestion = _ingestion(settings.store, store, documents, embedder, locks)
+        yield Corpus(ingestion, store, documents, embedder)
     finally:
         await locks.close()
         await store.close()
