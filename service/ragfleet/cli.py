@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ragfleet.commands.serve",
     "ragfleet.commands.ingest",
     "ragfleet.commands.reindex",
+    "ragfleet.commands.backup",
+    "ragfleet.commands.restore",
     "ragfleet.commands.query",
     "ragfleet.commands.keys",
     "ragfleet.commands.secrets",
