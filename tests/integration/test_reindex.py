@@ -196,6 +196,23 @@ async def test_a_database_from_before_generations_is_moved_behind_the_alias(
         assert await _sources(corpus, embedder) == before
 
 
+async def test_a_generation_left_by_a_reindex_that_stopped_is_dropped_by_the_next(
+    tmp_path: Path, embedder: OnnxEmbedder
+) -> None:
+    async with open_corpus(_settings(tmp_path)) as corpus:
+        await corpus.ingestion.ingest(DOCUMENTS)
+        connection = corpus.chunks.connection
+        await connection.call(lambda c: create_chunk_collection(c, f"{ALIAS}_7", embedder.dim, 10))
+        report = await corpus.reindexer().run()
+        collections = await connection.call(lambda c: c.list_collections())
+    assert report.collection == f"{ALIAS}_8"
+    assert sorted(name for name in collections if name.startswith(f"{ALIAS}_")) == [
+        f"{ALIAS}_8",
+        f"{ALIAS}_documents",
+        f"{ALIAS}_meta",
+    ]
+
+
 async def test_reindex_refuses_when_the_index_holds_documents_the_canonical_store_lacks(
     tmp_path: Path,
 ) -> None:
