@@ -8,7 +8,9 @@ retrieved sources (no generation). Damaged archives are refused before anything 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -193,3 +195,54 @@ async def test_a_dry_run_says_what_it_would_restore_and_changes_nothing(
     assert dry.returncode == 0, dry.stderr
     assert f"would restore {backed_up.archive}: {backed_up.documents} documents" in dry.stdout
     assert await _state(data_dir) == before
+
+
+def _rewrite(content: bytes, edit_chunks: object) -> bytes:
+    """The archive with chunks.jsonl edited and the manifest's checksums made to match: an
+    archive ragfleet could have written."""
+    members: dict[str, tuple[tarfile.TarInfo, bytes]] = {}
+    with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
+        for info in tar:
+            extracted = tar.extractfile(info)
+            assert extracted is not None
+            members[info.name] = (info, extracted.read())
+    info, chunks = members["chunks.jsonl"]
+    chunks = edit_chunks(chunks)  # type: ignore[operator]
+    members["chunks.jsonl"] = (info, chunks)
+    info, raw = members["manifest.json"]
+    manifest = json.loads(raw)
+    manifest["members"]["chunks.jsonl"] = {
+        "bytes": len(chunks),
+        "sha256": hashlib.sha256(chunks).hexdigest(),
+    }
+    members["manifest.json"] = (info, json.dumps(manifest).encode())
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for info, data in members.values():
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+async def test_a_restore_writes_the_archived_chunks_instead_of_embedding_again(
+    backed_up: BackedUp, tmp_path: Path
+) -> None:
+    """Every archived chunk's text is marked: the restored index serves the marked texts."""
+
+    def mark(chunks: bytes) -> bytes:
+        rows = [json.loads(line) for line in chunks.decode().splitlines()]
+        for row in rows:
+            row["text"] = "[archived] " + row["text"]
+        return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+    marked = tmp_path / "backups" / backed_up.archive.name
+    marked.parent.mkdir()
+    marked.write_bytes(_rewrite(backed_up.archive.read_bytes(), mark))
+    data_dir = tmp_path / "data"
+    restored = await anyio.to_thread.run_sync(lambda: _cli(data_dir, "restore", marked, "--quiet"))
+    assert restored.returncode == 0, restored.stderr
+    async with open_corpus(Settings(store=StoreSettings(data_dir=data_dir))) as corpus:
+        [vector] = corpus.embedder.embed(QUESTIONS[:1])
+        hits = await corpus.chunks.search(vector.tolist(), 5, "")
+    assert hits
+    assert all(hit.text.startswith("[archived] ") for hit in hits)

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from ragfleet.adapters.document_store import StoredDocument
+from ragfleet.adapters.vector_store import ChunkRecord
 from ragfleet.ingestion.backup_archive import (
     ArchiveError,
     Manifest,
     archives_in,
+    encode_chunks,
     encode_documents,
     read_archive,
     rotate,
@@ -24,11 +26,18 @@ DOCUMENTS = [
     StoredDocument("a.md", "Texte complet — élève.", "a.md", "h1", {"lang": "fr"}, 1),
     StoredDocument("b.md", "Second document.", "wiki/b", "h2", {}, 2),
 ]
+CHUNKS = [
+    ChunkRecord("a.md", 0, "Texte complet", "a.md", "h1", [0.25, -1.0], lang="fr"),
+    ChunkRecord("a.md", 1, "— élève.", "a.md", "h1", [0.5, 0.125], lang="fr"),
+    ChunkRecord("b.md", 0, "Second document.", "wiki/b", "h2", [1.0, 0.0], year=2026),
+]
 
 
 def _write(directory: Path, now: datetime = NOW, model: str = "minilm") -> Path:
-    manifest = Manifest(NOW.isoformat(), 7, len(DOCUMENTS), 3, model, 384, {})
-    return write_archive(directory, now, manifest, encode_documents(DOCUMENTS))
+    manifest = Manifest(NOW.isoformat(), 7, len(DOCUMENTS), len(CHUNKS), model, 384, {})
+    return write_archive(
+        directory, now, manifest, encode_documents(DOCUMENTS), encode_chunks(CHUNKS)
+    )
 
 
 def test_an_archive_is_named_by_its_utc_time_and_private(tmp_path: Path) -> None:
@@ -39,11 +48,12 @@ def test_an_archive_is_named_by_its_utc_time_and_private(tmp_path: Path) -> None
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
 
 
-def test_an_archive_reads_back_its_documents_and_manifest(tmp_path: Path) -> None:
+def test_an_archive_reads_back_its_documents_chunks_and_manifest(tmp_path: Path) -> None:
     archive = read_archive(_write(tmp_path), embedding_model="minilm", embedding_dim=384)
     assert archive.documents == DOCUMENTS
+    assert archive.chunks == {"a.md": CHUNKS[:2], "b.md": CHUNKS[2:]}
     assert (archive.manifest.corpus_version, archive.manifest.chunks) == (7, 3)
-    assert set(archive.manifest.members) == {"documents.jsonl"}
+    assert set(archive.manifest.members) == {"documents.jsonl", "chunks.jsonl"}
 
 
 def test_an_archive_of_another_embedding_model_is_refused(tmp_path: Path) -> None:

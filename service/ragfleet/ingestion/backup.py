@@ -2,9 +2,11 @@
 
 A backup reads every document's newest complete generation while the service keeps serving and
 writing: each document is read whole, but documents written during the backup may or may not be
-in it. A restore makes the canonical store hold exactly the archive's documents, then rebuilds
-the chunk collection behind the alias from them (:class:`ragfleet.ingestion.reindex.Reindexer`),
-which moves the corpus version forward so every cached answer is invalidated.
+in it. The chunk rows are archived with their vectors: a restore makes the
+canonical store hold exactly the archive's documents, then rebuilds the chunk collection behind
+the alias from them (:class:`ragfleet.ingestion.reindex.Reindexer`), taking each document's
+archived chunks instead of embedding it again when they are of the generation the current
+settings would make; it moves the corpus version forward so every cached answer is invalidated.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ragfleet.adapters.document_store import MilvusDocumentStore, StoredDocument
-from ragfleet.adapters.vector_store import MilvusVectorStore
-from ragfleet.ingestion.backup_archive import Archive, Manifest, encode_documents, write_archive
+from ragfleet.adapters.vector_store import ChunkRecord, MilvusVectorStore
+from ragfleet.ingestion.backup_archive import (
+    Archive,
+    Manifest,
+    encode_chunks,
+    encode_documents,
+    write_archive,
+)
 from ragfleet.ingestion.reindex import Reindexer, ReindexReport
 
 
@@ -40,7 +49,7 @@ async def back_up(
 ) -> BackupReport:
     """Write an archive of the canonical store into ``directory``."""
     version = await chunks.corpus_version()
-    chunk_count = await chunks.count_chunks()
+    rows = await chunks.connection.query_all(chunks.collection, "", _CHUNK_FIELDS)
     stored: list[StoredDocument] = []
     for doc_id, content_hash in sorted((await documents.newest()).items()):
         document = await documents.read(doc_id, content_hash)
@@ -52,12 +61,13 @@ async def back_up(
         created_at=now.isoformat(),
         corpus_version=version,
         documents=len(stored),
-        chunks=chunk_count,
+        chunks=len(rows),
         embedding_model=embedding_model,
         embedding_dim=embedding_dim,
         members={},
     )
-    path = write_archive(directory, now, manifest, encode_documents(stored))
+    records = sorted(map(_chunk_record, rows), key=lambda c: (c.doc_id, c.chunk_index))
+    path = write_archive(directory, now, manifest, encode_documents(stored), encode_chunks(records))
     return BackupReport(path, len(stored), path.stat().st_size)
 
 
@@ -76,4 +86,33 @@ async def restore(
         await documents.retire(document.id, keep=document.content_hash)
     for doc_id in set(await documents.newest()) - set(wanted):
         await documents.delete(doc_id)
-    return await reindexer.run(on_total, on_document, keep_unknown=False)
+    return await reindexer.run(on_total, on_document, keep_unknown=False, prepared=archive.chunks)
+
+
+_CHUNK_FIELDS = [
+    "doc_id",
+    "chunk_index",
+    "text",
+    "source",
+    "content_hash",
+    "category",
+    "lang",
+    "year",
+    "metadata",
+    "embedding",
+]
+
+
+def _chunk_record(row: dict[str, Any]) -> ChunkRecord:
+    return ChunkRecord(
+        doc_id=str(row["doc_id"]),
+        chunk_index=int(row["chunk_index"]),
+        text=str(row["text"]),
+        source=str(row["source"]),
+        content_hash=str(row["content_hash"]),
+        embedding=[float(x) for x in row["embedding"]],
+        category=str(row["category"]),
+        lang=str(row["lang"]),
+        year=int(row["year"]),
+        metadata=dict(row["metadata"] or {}),
+    )

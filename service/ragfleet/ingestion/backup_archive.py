@@ -1,10 +1,10 @@
 """The backup archive: ``ragfleet-backup-<UTC YYYYmmddTHHMMSSZ>.tar.gz`` and nothing else.
 
 It holds ``documents.jsonl`` (the canonical store, one document per line: id, text, source,
-metadata, content hash, stored-at) and ``manifest.json`` (format version, created-at, corpus
-version, counts, embedding model id and dimension, and the size and sha256 of every other
-member). The chunks are not in it: a restore embeds the documents again (see
-docs/operations.md for what that costs).
+metadata, content hash, stored-at), ``chunks.jsonl`` (the chunk rows with their vectors, so a
+restore need not embed again: see docs/operations.md for what that saves) and ``manifest.json``
+(format version, created-at, corpus version, counts, embedding model id and dimension, and the
+size and sha256 of every other member).
 
 An archive is written to a temporary file, fsynced, then renamed into place (mode 0600, in a
 0700 directory), so a crash never leaves a half archive under the final name; it is read back
@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from ragfleet.adapters.document_store import StoredDocument
+from ragfleet.adapters.vector_store import ChunkRecord
 from ragfleet.errors import RagfleetError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
+CHUNKS = "chunks.jsonl"
 NAME_PATTERN = re.compile(r"ragfleet-backup-\d{8}T\d{6}Z\.tar\.gz")
 
 
@@ -62,6 +64,7 @@ class Archive:
     path: Path
     manifest: Manifest
     documents: list[StoredDocument]
+    chunks: dict[str, list[ChunkRecord]]
 
 
 def archive_name(now: datetime) -> str:
@@ -97,8 +100,37 @@ def encode_documents(documents: Iterable[StoredDocument]) -> bytes:
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
+def encode_chunks(chunks: Iterable[ChunkRecord]) -> bytes:
+    """``chunks.jsonl``: one compact JSON object per chunk, its vector included."""
+    lines = (
+        json.dumps(
+            {
+                "doc_id": c.doc_id,
+                "chunk_index": c.chunk_index,
+                "text": c.text,
+                "source": c.source,
+                "content_hash": c.content_hash,
+                "category": c.category,
+                "lang": c.lang,
+                "year": c.year,
+                "metadata": c.metadata,
+                "embedding": [float(x) for x in c.embedding],
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+            default=str,
+        )
+        for c in chunks
+    )
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
 def write_archive(
-    directory: Path, now: datetime, manifest: Manifest, documents_jsonl: bytes
+    directory: Path,
+    now: datetime,
+    manifest: Manifest,
+    documents_jsonl: bytes,
+    chunks_jsonl: bytes = b"",
 ) -> Path:
     """Write the archive atomically into ``directory`` (made 0700); its path.
 
@@ -109,7 +141,7 @@ def write_archive(
     final = directory / archive_name(now)
     if final.exists():
         raise ArchiveError(f"{final} exists already: one backup per second at most")
-    members = {DOCUMENTS: _describe(documents_jsonl)}
+    members = {DOCUMENTS: _describe(documents_jsonl), CHUNKS: _describe(chunks_jsonl)}
     manifest_bytes = json.dumps(
         {**_manifest_dict(manifest), "members": members}, indent=2, sort_keys=True
     ).encode("utf-8")
@@ -120,6 +152,7 @@ def write_archive(
             with tarfile.open(fileobj=raw, mode="w:gz") as tar:
                 _add(tar, MANIFEST, manifest_bytes, now)
                 _add(tar, DOCUMENTS, documents_jsonl, now)
+                _add(tar, CHUNKS, chunks_jsonl, now)
             raw.flush()
             os.fsync(raw.fileno())
         os.rename(temporary, final)
@@ -150,8 +183,8 @@ def read_archive(path: Path, *, embedding_model: str, embedding_dim: int) -> Arc
     or another embedding model or dimension than the one configured.
     """
     members = _read_members(path)
-    unexpected = sorted(set(members) - {MANIFEST, DOCUMENTS})
-    missing = sorted({MANIFEST, DOCUMENTS} - set(members))
+    unexpected = sorted(set(members) - {MANIFEST, DOCUMENTS, CHUNKS})
+    missing = sorted({MANIFEST, DOCUMENTS, CHUNKS} - set(members))
     if missing or unexpected:
         raise ArchiveError(f"{path}: members missing {missing}, unexpected {unexpected}")
     manifest = _parse_manifest(path, members[MANIFEST])
@@ -165,9 +198,12 @@ def read_archive(path: Path, *, embedding_model: str, embedding_dim: int) -> Arc
                 " altered or damaged"
             )
     documents = _parse_documents(path, members[DOCUMENTS])
-    if len(documents) != manifest.documents:
+    chunks = _parse_chunks(path, members[CHUNKS])
+    counted = (len(documents), sum(map(len, chunks.values())))
+    if counted != (manifest.documents, manifest.chunks):
         raise ArchiveError(
-            f"{path}: {len(documents)} documents, the manifest says {manifest.documents}"
+            f"{path}: {counted[0]} documents and {counted[1]} chunks, the manifest says"
+            f" {manifest.documents} and {manifest.chunks}"
         )
     if (manifest.embedding_model, manifest.embedding_dim) != (embedding_model, embedding_dim):
         raise ArchiveError(
@@ -175,7 +211,7 @@ def read_archive(path: Path, *, embedding_model: str, embedding_dim: int) -> Arc
             f" (dim {manifest.embedding_dim}); this service uses {embedding_model!r}"
             f" (dim {embedding_dim}): configure that model to restore it"
         )
-    return Archive(path, manifest, documents)
+    return Archive(path, manifest, documents, chunks)
 
 
 def _read_members(path: Path) -> dict[str, bytes]:
@@ -222,10 +258,7 @@ def _parse_manifest(path: Path, content: bytes) -> Manifest:
 
 
 def _parse_documents(path: Path, content: bytes) -> list[StoredDocument]:
-    try:
-        lines = content.decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ArchiveError(f"{path}: {DOCUMENTS} is not UTF-8 ({exc})") from exc
+    lines = _lines(path, DOCUMENTS, content)
     return [_parse_document(path, number, line) for number, line in enumerate(lines, start=1)]
 
 
@@ -242,6 +275,36 @@ def _parse_document(path: Path, number: int, line: str) -> StoredDocument:
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ArchiveError(f"{path}: {DOCUMENTS} line {number} is malformed ({exc!r})") from exc
+
+
+def _parse_chunks(path: Path, content: bytes) -> dict[str, list[ChunkRecord]]:
+    chunks: dict[str, list[ChunkRecord]] = {}
+    for number, line in enumerate(_lines(path, CHUNKS, content), start=1):
+        try:
+            raw = json.loads(line)
+            chunk = ChunkRecord(
+                doc_id=str(raw["doc_id"]),
+                chunk_index=int(raw["chunk_index"]),
+                text=str(raw["text"]),
+                source=str(raw["source"]),
+                content_hash=str(raw["content_hash"]),
+                embedding=[float(x) for x in raw["embedding"]],
+                category=str(raw["category"]),
+                lang=str(raw["lang"]),
+                year=int(raw["year"]),
+                metadata=dict(raw["metadata"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArchiveError(f"{path}: {CHUNKS} line {number} is malformed ({exc!r})") from exc
+        chunks.setdefault(chunk.doc_id, []).append(chunk)
+    return chunks
+
+
+def _lines(path: Path, name: str, content: bytes) -> list[str]:
+    try:
+        return content.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ArchiveError(f"{path}: {name} is not UTF-8 ({exc})") from exc
 
 
 def _manifest_dict(manifest: Manifest) -> dict[str, Any]:

@@ -16,7 +16,7 @@ lock (:mod:`ragfleet.ingestion.locks`), as ingestion writes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from ragfleet.adapters.chunk_collections import (
 )
 from ragfleet.adapters.document_store import MilvusDocumentStore
 from ragfleet.adapters.milvus_connection import MilvusConnection
-from ragfleet.adapters.vector_store import MilvusVectorStore
+from ragfleet.adapters.vector_store import ChunkRecord, MilvusVectorStore
 from ragfleet.errors import RagfleetError
 from ragfleet.ingestion.service import IngestionService
 
@@ -81,6 +81,7 @@ class Reindexer:
         self._connection: MilvusConnection = store.connection
         self._alias = store.collection
         self._timeout = self._connection.timeout
+        self._prepared: Mapping[str, Sequence[ChunkRecord]] = {}
 
     async def run(
         self,
@@ -88,12 +89,16 @@ class Reindexer:
         on_document: Callable[[], None] = lambda: None,
         *,
         keep_unknown: bool = True,
+        prepared: Mapping[str, Sequence[ChunkRecord]] | None = None,
     ) -> ReindexReport:
         """Rebuild, switch, drop the old collection and move the corpus version forward.
 
         ``keep_unknown``: refuse to start while the live index holds documents the canonical
         store lacks; ``ragfleet restore``, which means to drop them, turns it off.
+        ``prepared``: chunks with vectors by document (a backup's), written instead of embedding
+        again where they are of the generation the current settings make.
         """
+        self._prepared = prepared or {}
         await self._store.ensure_ready()
         previous = await self._call(lambda c: target_of(c, self._alias, self._timeout))
         if keep_unknown:
@@ -157,7 +162,7 @@ class Reindexer:
                 changed = True
                 continue
             changed = True
-            written = await self._ingestion.reindex(document, new)
+            written = await self._ingestion.reindex(document, new, self._prepared.get(doc_id))
             if written is not None:
                 copy.generations[doc_id], copy.chunks[doc_id] = written
                 on_document()

@@ -235,7 +235,12 @@ class IngestionService:
             raise
         await self._documents.retire(document.id, keep=document.content_hash)
 
-    async def reindex(self, document: StoredDocument, store: VectorStore) -> tuple[str, int] | None:
+    async def reindex(
+        self,
+        document: StoredDocument,
+        store: VectorStore,
+        prepared: Sequence[ChunkRecord] | None = None,
+    ) -> tuple[str, int] | None:
         """Write ``document``, read from the canonical store, into ``store`` (a new chunk
         collection), chunked and embedded with the current settings; returns the generation
         written and its chunk count, or None when the document changed since it was read (the
@@ -243,7 +248,8 @@ class IngestionService:
 
         With other chunking or another embedding model the fingerprint changes: the canonical
         store then gets the document under the new one, so both stores keep naming one
-        generation.
+        generation. ``prepared``: the document's chunks with their vectors (from a backup),
+        written as they are when they are that whole generation, instead of embedding again.
         """
         current = StoredDocument(
             id=document.id,
@@ -253,7 +259,10 @@ class IngestionService:
             metadata=document.metadata,
             stored_at_ms=document.stored_at_ms,
         )
-        records = await self._chunk_records(current)
+        if prepared and _whole_generation(prepared, current.content_hash):
+            records = list(prepared)
+        else:
+            records = await self._chunk_records(current)
         async with self._locks.hold(document.id):
             if await self._documents.current(document.id) != document.content_hash:
                 return None
@@ -282,3 +291,11 @@ class IngestionService:
         if not deleted:
             return None
         return await self._changed()
+
+
+def _whole_generation(chunks: Sequence[ChunkRecord], content_hash: str) -> bool:
+    """True when ``chunks`` are every chunk of the generation ``content_hash``, each once."""
+    indexes = sorted(chunk.chunk_index for chunk in chunks)
+    return indexes == list(range(len(chunks))) and all(
+        chunk.content_hash == content_hash for chunk in chunks
+    )
