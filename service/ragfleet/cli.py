@@ -15,6 +15,9 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "ragfleet.commands.serve",
     "ragfleet.commands.ingest",
+    "ragfleet.commands.reindex",
+    "ragfleet.commands.backup",
+    "ragfleet.commands.restore",
     "ragfleet.commands.query",
     "ragfleet.commands.keys",
     "ragfleet.commands.secrets",

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from pymilvus import DataType, MilvusClient
 from pymilvus.exceptions import MilvusException
 
+from ragfleet.adapters.document_store import MilvusDocumentStore, StoredDocument
 from ragfleet.adapters.free_port import free_loopback_port
 from ragfleet.adapters.vector_store import ChunkRecord, MilvusVectorStore
 from ragfleet.errors import VectorStoreUnavailableError
@@ -33,20 +35,10 @@ import milvus_gate  # noqa: E402
 ROOT_PASSWORD = "root-password-for-the-test-1"
 SERVICE_USER = "ragfleet_service"
 SERVICE_PASSWORD = "service-password-for-the-test-1"
-# What the milvus role grants the service user (defaults/main.yml milvus_service_privileges).
-SERVICE_PRIVILEGES = [
-    "CreateCollection",
-    "DescribeCollection",
-    "CreateIndex",
-    "Load",
-    "GetLoadState",
-    "GetLoadingProgress",
-    "Insert",
-    "Upsert",
-    "Delete",
-    "Query",
-    "Search",
-]
+# What the milvus role grants the service user.
+SERVICE_PRIVILEGES: list[str] = yaml.safe_load(
+    (GATE.parents[1] / "defaults" / "main.yml").read_text()
+)["milvus_service_privileges"]
 DIM = 4
 
 
@@ -176,8 +168,11 @@ async def test_the_service_user_stores_and_searches_through_the_adapter(
     )
     settings.validate()
     store = MilvusVectorStore(settings, dim=DIM, tls_ca_file=str(gate_server.ca_file))
+    documents = MilvusDocumentStore(store.connection)
     try:
         await store.ensure_ready()
+        await documents.put(StoredDocument("doc-1", "Milvus behind TLS", "test", "abc"))
+        assert await documents.has("doc-1", "abc")
         chunk = ChunkRecord(
             doc_id="doc-1",
             chunk_index=0,
@@ -193,6 +188,10 @@ async def test_the_service_user_stores_and_searches_through_the_adapter(
         assert await store.content_hash("doc-1") == "abc"
         assert await store.bump_corpus_version() > 0
         assert await store.delete_document("doc-1")
+        stored = await documents.get("doc-1")
+        assert stored is not None
+        assert stored.text == "Milvus behind TLS"
+        assert await documents.delete("doc-1")
         await store.ping()
     finally:
         await store.close()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ragfleet.adapters.milvus_connection import MilvusConnection
 from ragfleet.adapters.vector_store import MilvusVectorStore
+from ragfleet.settings import StoreSettings
 
 
 class FaultyClient:
@@ -62,11 +64,26 @@ class FaultyClient:
         return call
 
 
-class FaultyStore(MilvusVectorStore):
-    """The real store over a :class:`FaultyClient` (the latest one, after a reconnection)."""
+class FaultyConnection(MilvusConnection):
+    """The real connection over a :class:`FaultyClient` (the latest one, after a reconnection)."""
 
     faults: FaultyClient
 
     def _new_client(self) -> Any:
         self.faults = FaultyClient(super()._new_client())
         return self.faults
+
+
+class FaultyStore(MilvusVectorStore):
+    """The real chunk store over a :class:`FaultyConnection`; ``connection`` shares another's."""
+
+    connection: FaultyConnection
+
+    def __init__(
+        self, settings: StoreSettings, dim: int, *, connection: FaultyConnection | None = None
+    ) -> None:
+        super().__init__(settings, dim, connection=connection or FaultyConnection(settings))
+
+    @property
+    def faults(self) -> FaultyClient:
+        return self.connection.faults

@@ -1,12 +1,9 @@
 """Milvus as the chunk store: Milvus Lite in-process by default, any Milvus server by URI.
 
 Filterable attributes are typed scalar columns with INVERTED indexes (JSON-path filters cost
-~600 ms at 20k rows in Milvus Lite). pymilvus is synchronous, so every call runs in a worker thread.
-Milvus Lite in-process is not safe for concurrent use from threads, so calls to it are serialised.
-Calls to a Milvus server run concurrently, each with its own deadline: every RPC carries the Milvus
-timeout, and the whole call gives up a margin after it (the caller gets
-:class:`VectorStoreUnavailableError`, a 503; the worker thread is abandoned to pymilvus), so a
-server that hangs holds up neither other calls nor /readyz.
+~600 ms at 20k rows in Milvus Lite). Calls go through a :class:`MilvusConnection` (deadlines, the
+Milvus Lite lock), shared with the canonical document store. The chunks live in generations
+behind an alias (:mod:`ragfleet.adapters.chunk_collections`).
 
 A second, tiny collection holds the corpus version, so every worker and host sharing a Milvus sees
 the same number.
@@ -20,35 +17,25 @@ of one of them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
-import anyio
-import anyio.to_thread
-
-from ragfleet.domain import FILTERABLE_FIELDS, SearchHit
-from ragfleet.errors import VectorStoreUnavailableError
+from ragfleet.adapters.chunk_collections import TEXT_MAX, ensure_chunk_alias
+from ragfleet.adapters.milvus_connection import (
+    DEADLINE_MARGIN_S,
+    READ_CONSISTENCY,
+    MilvusConnection,
+    create_empty_collection,
+    quote,
+)
+from ragfleet.domain import SearchHit
 from ragfleet.settings import StoreSettings
 
-TEXT_MAX = 8192
-# pymilvus ends each RPC at its ``timeout=`` but retries an unavailable server, with back-off of up
-# to 3 s, until that timeout has passed, so a call can outlast it; a call's deadline is the timeout
-# plus this margin, and the worker thread of a call that runs over is abandoned.
-DEADLINE_MARGIN_S = 1.0
-# Calls to a Milvus server in flight at once from one worker (one thread each).
-SERVER_CONCURRENT_CALLS = 8
-# Reads see every write acknowledged before them, on any worker: a collection's default (Bounded)
-# may leave out the last moments' writes, so a document just ingested could not be found, or a
-# corpus version just moved forward could be read back older.
-READ_CONSISTENCY = "Strong"
+__all__ = ["DEADLINE_MARGIN_S", "TEXT_MAX", "ChunkRecord", "MilvusVectorStore", "VectorStore"]
+
 _META_KEY_VERSION = "corpus_version"
 
 
@@ -85,11 +72,6 @@ class VectorStore(Protocol):
     async def close(self) -> None: ...
 
 
-def quote(value: str) -> str:
-    """A Milvus string literal for a value this module controls (ids from our own requests)."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def chunk_key(doc_id: str, content_hash: str, chunk_index: int) -> str:
     """The primary key of one chunk of one generation of a document.
 
@@ -101,135 +83,49 @@ def chunk_key(doc_id: str, content_hash: str, chunk_index: int) -> str:
 
 
 class MilvusVectorStore:
-    """:class:`VectorStore` on pymilvus' ``MilvusClient``."""
+    """:class:`VectorStore` on pymilvus' ``MilvusClient``.
 
-    def __init__(self, settings: StoreSettings, dim: int, *, tls_ca_file: str = "") -> None:
-        self._settings = settings
-        self._tls_ca_file = tls_ca_file
+    By default it owns its connection and works on the chunk collection's alias. ``connection``
+    shares another store's; ``collection`` names one generation of the chunk collection instead of
+    the alias (``ragfleet reindex`` fills a new generation through it) and leaves creating it to
+    the caller.
+    """
+
+    def __init__(
+        self,
+        settings: StoreSettings,
+        dim: int,
+        *,
+        tls_ca_file: str = "",
+        connection: MilvusConnection | None = None,
+        collection: str = "",
+    ) -> None:
+        self.connection = connection or MilvusConnection(settings, tls_ca_file=tls_ca_file)
         self._dim = dim
-        self._collection = settings.milvus_collection
+        self._alias = settings.milvus_collection
+        self._collection = collection or self._alias
         self._meta_collection = f"{settings.milvus_collection}_meta"
         self._timeout = settings.milvus_timeout_s
-        self._lite = settings.uses_milvus_lite
-        self._client: Any = None
-        # Milvus Lite's engine takes one writer at a time and is not safe for threads: its calls
-        # are serialised. A server takes concurrent calls, each bounded by its own deadline.
-        self._lock = threading.Lock()
-        self._limiter = anyio.CapacityLimiter(1 if self._lite else SERVER_CONCURRENT_CALLS)
-        self._connecting: asyncio.Future[Any] | None = None
+        if not collection:
+            self.connection.on_connect(self._ensure_collections)
 
     @property
     def uri(self) -> str:
         """The URI handed to pymilvus (a path for Milvus Lite)."""
-        if self._lite:
-            return str(self._settings.milvus_lite_path)
-        return self._settings.milvus_uri
+        return self.connection.uri
 
     @property
     def deadline_s(self) -> float:
         """How long one call to a Milvus server may take before it fails as unavailable."""
-        return self._timeout + DEADLINE_MARGIN_S
+        return self.connection.deadline_s
 
-    async def _call(self, func: Callable[[Any], Any]) -> Any:
-        """Run ``func(client)`` in a worker thread; every failure is VectorStoreUnavailableError."""
-        if self._lite:
-            return await self._call_lite(func)
-        return await self._call_server(func)
+    @property
+    def collection(self) -> str:
+        """The collection (or alias) this store reads and writes."""
+        return self._collection
 
-    async def _call_lite(self, func: Callable[[Any], Any]) -> Any:
-        try:
-            return await anyio.to_thread.run_sync(
-                partial(self._locked, func), limiter=self._limiter
-            )
-        except Exception as exc:  # pymilvus raises many types; the caller only needs "unavailable"
-            raise VectorStoreUnavailableError(f"Milvus call failed: {exc}") from exc
-
-    def _locked(self, func: Callable[[Any], Any]) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._settings.milvus_lite_path.parent.mkdir(parents=True, exist_ok=True)
-                self._client = self._open_client()
-            return func(self._client)
-
-    async def _call_server(self, func: Callable[[Any], Any]) -> Any:
-        """A call to a Milvus server: concurrent with the others, each within :attr:`deadline_s`.
-
-        pymilvus bounds each RPC by its ``timeout=``, but it retries an unavailable server with
-        back-off, each attempt with the whole timeout again. The deadline bounds the whole call:
-        the caller gets its 503 on time, and the worker thread, abandoned, ends when pymilvus
-        gives up. A call that got no answer retires its connection: the next call opens a new one
-        (a half-open TCP connection never recovers by itself).
-        """
-        client = None
-        try:
-            with anyio.fail_after(self.deadline_s):
-                client = await self._server_client()
-                return await anyio.to_thread.run_sync(
-                    func, client, abandon_on_cancel=True, limiter=self._limiter
-                )
-        except TimeoutError as exc:
-            self._retire(client)
-            raise VectorStoreUnavailableError(
-                f"Milvus did not answer within {self.deadline_s:g}s"
-            ) from exc
-        except Exception as exc:
-            if not _milvus_answered(exc):
-                self._retire(client)
-            raise VectorStoreUnavailableError(f"Milvus call failed: {exc}") from exc
-
-    async def _server_client(self) -> Any:
-        """The connected client; the first caller starts connecting, every caller waits for that
-        connection (within its own deadline) without holding a worker thread."""
-        if self._client is not None:
-            return self._client
-        if self._connecting is None:
-            self._connecting = asyncio.get_running_loop().run_in_executor(None, self._open_client)
-            self._connecting.add_done_callback(self._connected)
-        return await asyncio.shield(self._connecting)
-
-    def _connected(self, attempt: asyncio.Future[Any]) -> None:
-        current = attempt is self._connecting
-        if current:
-            self._connecting = None
-        if attempt.cancelled() or attempt.exception() is not None:
-            return
-        if current:
-            self._client = attempt.result()
-        else:  # the store was closed meanwhile
-            _close_quietly(attempt.result())
-
-    def _retire(self, client: Any) -> None:
-        """Stop using a client whose call got no answer; close it once every call already on it
-        has had its deadline, so a slow call does not fail the others with it."""
-        if client is not None and client is self._client:
-            self._client = None
-            asyncio.get_running_loop().call_later(self.deadline_s, _close_quietly, client)
-
-    def _open_client(self) -> Any:
-        client = self._new_client()
-        try:
-            self._ensure_collections(client)
-        except BaseException:
-            _close_quietly(client)
-            raise
-        return client
-
-    def _new_client(self) -> Any:
-        """A pymilvus client for this store's Milvus (tests wrap it to inject faults).
-
-        A dedicated connection (pymilvus shares one per address and token otherwise): closing it
-        after a failure then really reconnects, and it verifies the server with this store's TLS
-        options.
-        """
-        from pymilvus import MilvusClient
-
-        return MilvusClient(
-            uri=self.uri,
-            token=self._settings.milvus_token or "",
-            timeout=self._timeout,
-            dedicated=True,
-            **milvus_tls_options(self._settings.milvus_uri, self._tls_ca_file),
-        )
+    async def _call(self, func: Any) -> Any:
+        return await self.connection.call(func)
 
     async def ensure_ready(self) -> None:
         """Connect, create the collections on first use and load them.
@@ -241,24 +137,7 @@ class MilvusVectorStore:
     def _ensure_collections(self, client: Any) -> None:
         from pymilvus import DataType, MilvusClient
 
-        if not client.has_collection(self._collection, timeout=self._timeout):
-            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=600)
-            schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
-            schema.add_field("chunk_index", DataType.INT64)
-            schema.add_field("source", DataType.VARCHAR, max_length=1024)
-            schema.add_field("category", DataType.VARCHAR, max_length=128)
-            schema.add_field("lang", DataType.VARCHAR, max_length=16)
-            schema.add_field("year", DataType.INT64)
-            schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
-            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX)
-            schema.add_field("metadata", DataType.JSON)
-            schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=self._dim)
-            index = client.prepare_index_params()
-            index.add_index("embedding", index_type="FLAT", metric_type="COSINE")
-            for name in FILTERABLE_FIELDS:
-                index.add_index(name, index_type="INVERTED")
-            _create_empty_collection(client, self._collection, schema, index, self._timeout)
+        ensure_chunk_alias(client, self._alias, self._dim, self._timeout)
         if not client.has_collection(self._meta_collection, timeout=self._timeout):
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=64)
@@ -267,25 +146,15 @@ class MilvusVectorStore:
             schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
             index = client.prepare_index_params()
             index.add_index("unused", index_type="FLAT", metric_type="L2")
-            _create_empty_collection(client, self._meta_collection, schema, index, self._timeout)
-        for name in (self._collection, self._meta_collection):
+            create_empty_collection(client, self._meta_collection, schema, index, self._timeout)
+        for name in (self._alias, self._meta_collection):
             client.load_collection(name, timeout=self._timeout)
 
     async def _query(
         self, collection: str, condition: str, fields: list[str], **options: Any
     ) -> list[dict[str, Any]]:
         """Rows of ``collection`` matching ``condition``: every read but search comes here."""
-        rows = await self._call(
-            lambda c: c.query(
-                collection,
-                filter=condition,
-                output_fields=fields,
-                consistency_level=READ_CONSISTENCY,
-                timeout=self._timeout,
-                **options,
-            )
-        )
-        return list(rows)
+        return await self.connection.query(collection, condition, fields, **options)
 
     async def ping(self) -> None:
         """Raise :class:`VectorStoreUnavailableError` unless the chunk collection answers."""
@@ -425,64 +294,5 @@ class MilvusVectorStore:
         return version
 
     async def close(self) -> None:
-        """Release the client (and the Milvus Lite directory lock); a connection still being
-        made is closed when it is."""
-        self._connecting = None
-        if self._client is None:
-            return
-        if self._lite:
-            await anyio.to_thread.run_sync(
-                partial(self._locked, _close_quietly), limiter=self._limiter
-            )
-        else:
-            _close_quietly(self._client)
-        self._client = None
-
-
-def milvus_tls_options(uri: str, ca_file: str) -> dict[str, Any]:
-    """pymilvus' one-way TLS arguments for an ``https://`` Milvus URI, else none.
-
-    pymilvus turns ``https://`` into a TLS channel itself; ``server_pem_path`` is the root
-    certificate it verifies the server with (the fleet CA, RAGFLEET_TLS_CA_FILE; without it, the
-    system's roots) and ``server_name`` the name the certificate must carry (the URI's host).
-    """
-    parsed = urlparse(uri)
-    if parsed.scheme != "https":
-        return {}
-    options: dict[str, Any] = {"secure": True, "server_name": parsed.hostname or ""}
-    if ca_file:
-        options["server_pem_path"] = ca_file
-    return options
-
-
-def _close_quietly(client: Any) -> None:
-    with contextlib.suppress(Exception):  # the connection is being discarded anyway
-        client.close()
-
-
-def _milvus_answered(exc: Exception) -> bool:
-    """True when Milvus itself answered with an error (a bad expression, say): the connection is
-    fine. A call that got no answer raises gRPC's error, or pymilvus' with the gRPC status or
-    CONNECT_FAILED as its code."""
-    from pymilvus.client.types import Status
-    from pymilvus.exceptions import MilvusException
-
-    return (
-        isinstance(exc, MilvusException)
-        and isinstance(exc.code, int)
-        and exc.code != Status.CONNECT_FAILED
-    )
-
-
-def _create_empty_collection(
-    client: Any, name: str, schema: Any, index: Any, timeout: float
-) -> None:
-    """Create a collection and its indexes without pymilvus polling for each index to finish.
-
-    ``create_collection(index_params=...)`` sleeps 0.5 s before every index-state check: 3.5 s
-    for the two collections' seven indexes, on every fresh database. An index on an empty
-    collection has nothing to build: the server records it and ``load_collection`` (called next)
-    waits for whatever it still needs.
-    """
-    client.create_collection(name, schema=schema, timeout=timeout)
-    client.create_index(name, index, sync=False, timeout=timeout)
+        """Release the connection (and the Milvus Lite directory lock)."""
+        await self.connection.close()

@@ -59,9 +59,9 @@ async def _ingest(settings: Settings, paths: list[Path], root: Path, quiet: bool
         return 1
     ingested = unchanged = chunks = 0
     version = 0
-    async with open_corpus(settings) as service:
+    async with open_corpus(settings) as corpus:
         for path in tqdm(files, desc="ingest", unit="file", disable=quiet):
-            report = await service.ingest([load_file(path, root)])
+            report = await corpus.ingestion.ingest([load_file(path, root)])
             ingested += report.ingested
             unchanged += report.unchanged
             chunks += report.chunks

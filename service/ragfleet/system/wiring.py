@@ -10,6 +10,7 @@ import anyio.to_thread
 from loguru import logger
 
 import ragfleet
+from ragfleet.adapters.document_store import MilvusDocumentStore
 from ragfleet.adapters.embedded_llm import EmbeddedLLMServer
 from ragfleet.adapters.embedder import OnnxEmbedder
 from ragfleet.adapters.llm import OpenAIChatClient
@@ -18,6 +19,7 @@ from ragfleet.cache.backends import AnswerCache, InProcessAnswerCache, RedisAnsw
 from ragfleet.cache.version_follower import VersionFollower
 from ragfleet.errors import VectorStoreUnavailableError
 from ragfleet.ingestion.locks import DocumentLocks, LocalDocumentLocks, RedisDocumentLocks
+from ragfleet.ingestion.reindex import Reindexer
 from ragfleet.ingestion.service import IngestionService
 from ragfleet.observability.metrics import BUILD_INFO, CORPUS_CHUNKS, CORPUS_VERSION
 from ragfleet.query.service import QueryService
@@ -33,6 +35,21 @@ class Services:
     queries: QueryService
     ingestion: IngestionService
     readiness: ReadinessProbe
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """The corpus without the query side, as ``ragfleet ingest``, ``reindex``, ``backup`` and
+    ``restore`` need it."""
+
+    ingestion: IngestionService
+    chunks: MilvusVectorStore
+    documents: MilvusDocumentStore
+    embedder: OnnxEmbedder
+
+    def reindexer(self) -> Reindexer:
+        """What rebuilds the chunk collection from the canonical store."""
+        return Reindexer(self.ingestion, self.chunks, self.documents, self.embedder.dim)
 
 
 def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | None:
@@ -60,9 +77,10 @@ def build_cache(settings: Settings, store: MilvusVectorStore) -> AnswerCache | N
     )
 
 
-# A write holds a document's lock for a few Milvus calls (the generations stored, the upsert, the
-# delete), each bounded by the Milvus timeout; a writer that died frees it after this many of them.
-DOCUMENT_LOCK_MILVUS_CALLS = 6
+# A write holds a document's lock for a few Milvus calls (the canonical record's generations and
+# upsert, the chunk generations stored, the upsert, the deletes), each bounded by the Milvus
+# timeout; a writer that died frees it after this many of them.
+DOCUMENT_LOCK_MILVUS_CALLS = 10
 
 
 def build_document_locks(settings: Settings) -> DocumentLocks:
@@ -129,6 +147,7 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
         store = MilvusVectorStore(
             settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
         )
+        documents = MilvusDocumentStore(store.connection)
         stack.push_async_callback(store.close)
         llm = OpenAIChatClient(settings.models, llm_url)
         stack.push_async_callback(llm.close)
@@ -163,23 +182,27 @@ async def build_services(settings: Settings) -> AsyncIterator[Services]:
                 search_timeout_s=settings.store.search_timeout_s,
                 generate_timeout_s=settings.models.llm_timeout_s,
             ),
-            ingestion=_ingestion(settings.store, store, embedder, locks, on_change=corpus_changed),
+            ingestion=_ingestion(
+                settings.store, store, documents, embedder, locks, on_change=corpus_changed
+            ),
             readiness=ReadinessProbe(store, llm, cache),
         )
 
 
 @asynccontextmanager
-async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
-    """The ingestion side alone, as ``ragfleet ingest`` needs it: no LLM, no cache, and a vector
+async def open_corpus(settings: Settings) -> AsyncIterator[Corpus]:
+    """The corpus alone, as the CLI's corpus commands need it: no LLM, no cache, and a vector
     store that must open (with Milvus Lite, nobody else may hold the database)."""
     embedder = await anyio.to_thread.run_sync(OnnxEmbedder.from_settings, settings.models)
     store = MilvusVectorStore(
         settings.store, embedder.dim, tls_ca_file=settings.security.tls_ca_file
     )
+    documents = MilvusDocumentStore(store.connection)
     locks = build_document_locks(settings)
     try:
         await _open_store(settings.store, store, required=True)
-        yield _ingestion(settings.store, store, embedder, locks)
+        ingestion = _ingestion(settings.store, store, documents, embedder, locks)
+        yield Corpus(ingestion, store, documents, embedder)
     finally:
         await locks.close()
         await store.close()
@@ -188,6 +211,7 @@ async def open_corpus(settings: Settings) -> AsyncIterator[IngestionService]:
 def _ingestion(
     settings: StoreSettings,
     store: MilvusVectorStore,
+    documents: MilvusDocumentStore,
     embedder: OnnxEmbedder,
     locks: DocumentLocks,
     on_change: Callable[[int], Awaitable[None]] | None = None,
@@ -195,6 +219,7 @@ def _ingestion(
     return IngestionService(
         store,
         embedder,
+        documents=documents,
         chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap,
         metadata_max_bytes=settings.metadata_max_bytes,
