@@ -73,7 +73,7 @@ async def eventually(condition: Any, deadline_s: float, what: str) -> None:
 async def ingest_elsewhere(settings: Settings) -> int:
     """Ingest LATER as ``ragfleet ingest`` does: its own connection to Milvus, no answer cache."""
     async with open_corpus(settings) as corpus:
-        report = await corpus.ingest([LATER])
+        report = await corpus.ingestion.ingest([LATER])
     assert report.ingested == 1
     return report.corpus_version
 
